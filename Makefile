@@ -1,0 +1,42 @@
+# bridgedesk: `make run` serves the demo on http://127.0.0.1:8000, `make test` checks everything.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit system-deps bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the tests drive for real: Chromium (pages), sipp (SIP), pdftotext (PDFs).
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v sipp >/dev/null || ! command -v pdftotext >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium sip-tester poppler-utils >/dev/null; \
+	  else echo "install Debian packages: chromium sip-tester poppler-utils" >&2; exit 1; fi; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/bridgedesk demo
+	$(BIN)/bridgedesk serve --host 127.0.0.1 --port 8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: $(STAMP) system-deps lint unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/booking.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bridgedesk.db*

@@ -1,0 +1,90 @@
+"""The shell's JSON routes: tokens, users, health."""
+
+from typing import Annotated, Self
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy import text
+
+from bridgedesk import users
+from bridgedesk.auth import CurrentActor, authenticate, issue_token
+from bridgedesk.db import Db, database
+from bridgedesk.identity import Role
+from bridgedesk.models import User
+
+router = APIRouter()
+
+
+class TokenIn(BaseModel):
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: EmailStr
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Annotated[str, Field(min_length=8, max_length=200)]
+    role: Role
+    customer_id: int | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Role
+    customer_id: int | None
+
+    @classmethod
+    def from_model(cls, user: User) -> Self:
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=Role(user.role),
+            customer_id=user.customer_id,
+        )
+
+
+@router.post("/api/v1/auth/token", tags=["auth"])
+async def create_token(body: TokenIn, db: Db) -> TokenOut:
+    user = await authenticate(db, body.email, body.password)
+    secret, _ = await issue_token(db, user, kind="api")
+    return TokenOut(access_token=secret)
+
+
+@router.get("/api/v1/users/me", tags=["users"])
+async def who_am_i(db: Db, actor: CurrentActor) -> UserOut:
+    user = await db.get(User, actor.user_id)
+    assert user is not None
+    return UserOut.from_model(user)
+
+
+@router.post("/api/v1/users", status_code=201, tags=["users"])
+async def create_user(body: UserIn, db: Db, actor: CurrentActor) -> UserOut:
+    new = users.NewUser(str(body.email), body.name, body.password, body.role, body.customer_id)
+    return UserOut.from_model(await users.create_user(db, new, by=actor))
+
+
+@router.get("/api/v1/users", tags=["users"])
+async def list_users(db: Db, actor: CurrentActor) -> list[UserOut]:
+    return [UserOut.from_model(u) for u in await users.list_users(db, by=actor)]
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz(response: Response) -> dict[str, str]:
+    """200 when the database answers, 503 when it does not."""
+    try:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure to reach the database is "down"
+        response.status_code = 503
+        return {"status": "unavailable", "database": type(error).__name__}
+    return {"status": "ok", "database": "ok"}

@@ -1,0 +1,93 @@
+"""The web application: every package's routers, one error policy, the schema upgraded on start."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bridgedesk import api as shell_api
+from bridgedesk import pages as shell_pages
+from bridgedesk.db import database
+from bridgedesk.errors import DomainError, NotAuthenticated
+from bridgedesk.migrate import upgrade
+from bridgedesk.settings import get_settings
+from bridgedesk.web import render_error
+from reservations import api as reservations_api
+from reservations import pages as reservations_pages
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in ("/healthz",)
+
+
+def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors without the exception objects it keeps in `ctx` (not JSON)."""
+    return [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in error.errors()
+    ]
+
+
+async def _domain_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, DomainError)
+    if _wants_json(request):
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
+        return JSONResponse(
+            {"detail": error.detail, **error.data}, status_code=error.status_code, headers=headers
+        )
+    if isinstance(error, NotAuthenticated):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return render_error(request, error.status_code, error.detail, error.data)
+
+
+async def _invalid_request(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = _validation_errors(error)
+    if _wants_json(request):
+        return JSONResponse({"detail": errors}, status_code=422)
+    summary = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+    return render_error(request, 422, f"The form is not valid: {summary}", {})
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if _wants_json(request):
+        return JSONResponse(
+            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
+    return render_error(request, error.status_code, str(error.detail), {})
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await to_thread.run_sync(upgrade, get_settings().database_url)
+    yield
+    await database.dispose()
+
+
+def create_app(*, migrate_on_start: bool = True) -> FastAPI:
+    app = FastAPI(
+        title="bridgedesk",
+        version="0.1.0",
+        description="Video-conference bridge and reservation service.",
+        lifespan=_lifespan if migrate_on_start else None,
+    )
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.include_router(shell_api.router)
+    app.include_router(reservations_api.router)
+    app.include_router(shell_pages.router)
+    app.include_router(reservations_pages.router)
+    shell_pages.mount_static(app)
+    return app

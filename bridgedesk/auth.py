@@ -1,0 +1,167 @@
+"""Passwords, bearer tokens and page sessions, and the dependencies that turn them into an Actor."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from anyio import to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Request
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk.clock import utcnow
+from bridgedesk.db import Db
+from bridgedesk.errors import DomainError, Forbidden, NotAuthenticated
+from bridgedesk.identity import Actor, Role
+from bridgedesk.models import AuthToken, User
+from bridgedesk.settings import get_settings
+
+SESSION_COOKIE = "bridgedesk_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_hasher = PasswordHasher()
+
+
+class BadCredentials(DomainError):
+    status_code = 401
+    message = "Unknown email or wrong password."
+
+
+class CsrfRejected(DomainError):
+    status_code = 403
+    message = "The form has expired or did not come from this site; reload the page."
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def password_matches(password_hash: str, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await to_thread.run_sync(verify)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(
+        user_id=user.id,
+        role=Role(user.role),
+        name=user.name,
+        email=user.email,
+        customer_id=user.customer_id,
+    )
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    # Verify against a dummy hash for unknown users too, so timing does not reveal who exists.
+    stored = user.password_hash if user and user.active else _DUMMY_HASH
+    if not await password_matches(stored, password) or user is None or not user.active:
+        raise BadCredentials()
+    return user
+
+
+async def issue_token(session: AsyncSession, user: User, *, kind: str) -> tuple[str, AuthToken]:
+    """A new secret for `user`; the caller hands it out once, only its digest is kept."""
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    token = AuthToken(
+        token_hash=_digest(secret),
+        user_id=user.id,
+        kind=kind,
+        csrf_token=secrets.token_urlsafe(24) if kind == "page" else None,
+        created_at=now,
+        expires_at=now + timedelta(hours=get_settings().token_hours),
+    )
+    session.add(token)
+    await session.flush()
+    return secret, token
+
+
+async def revoke(session: AsyncSession, secret: str) -> None:
+    await session.execute(delete(AuthToken).where(AuthToken.token_hash == _digest(secret)))
+
+
+async def _token_owner(
+    session: AsyncSession, secret: str, kind: str
+) -> tuple[User, AuthToken] | None:
+    row = (
+        await session.execute(
+            select(User, AuthToken)
+            .join(AuthToken, AuthToken.user_id == User.id)
+            .where(
+                AuthToken.token_hash == _digest(secret),
+                AuthToken.kind == kind,
+                AuthToken.expires_at > utcnow(),
+                User.active.is_(True),
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def page_session(request: Request, session: AsyncSession) -> tuple[User, AuthToken] | None:
+    """The signed-in page user, if the request carries a live session cookie."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    return await _token_owner(session, secret, "page") if secret else None
+
+
+async def current_actor(request: Request, db: Db) -> Actor:
+    """Bearer token for API clients; the session cookie (with CSRF on writes) for pages."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() == "bearer" and secret:
+        found = await _token_owner(db, secret.strip(), "api")
+        if found is None:
+            raise NotAuthenticated("The token is unknown or has expired.")
+        return actor_of(found[0])
+    found = await page_session(request, db)
+    if found is None:
+        raise NotAuthenticated()
+    user, token = found
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER) or await _form_csrf(request)
+        if not sent or not secrets.compare_digest(sent, token.csrf_token or ""):
+            raise CsrfRejected()
+    request.state.csrf_token = token.csrf_token
+    return actor_of(user)
+
+
+async def _form_csrf(request: Request) -> str | None:
+    if request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require_role(*roles: Role) -> object:
+    """A dependency that admits only the given roles (403 for the others)."""
+    allowed = frozenset(roles)
+
+    async def dependency(actor: CurrentActor) -> Actor:
+        if actor.role not in allowed:
+            raise Forbidden(f"This needs one of the roles: {', '.join(sorted(allowed))}.")
+        return actor
+
+    return Depends(dependency)
+
+
+_DUMMY_HASH = _hasher.hash("not a real password")

@@ -1,0 +1,124 @@
+"""The `bridgedesk` command: serve, worker, migrate, demo, user add."""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from bridgedesk.settings import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bridgedesk.migrate import upgrade
+
+    upgrade(get_settings().database_url)  # once, before the workers start
+    uvicorn.run(
+        "bridgedesk.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from bridgedesk.worker import run_worker
+
+    return run_worker(once=args.once)
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from bridgedesk.migrate import upgrade
+
+    url = get_settings().database_url
+    upgrade(url)
+    print(f"database at head: {url}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bridgedesk.demo import load_demo
+    from bridgedesk.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print(asyncio.run(load_demo(progress=print)))
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from bridgedesk.db import unit_of_work
+    from bridgedesk.errors import DomainError
+    from bridgedesk.identity import Role
+    from bridgedesk.migrate import upgrade
+    from bridgedesk.users import NewUser, create_user
+
+    upgrade(get_settings().database_url)
+
+    async def add() -> str:
+        async with unit_of_work() as session:
+            user = await create_user(
+                session,
+                NewUser(
+                    args.email,
+                    args.name or args.email.split("@")[0],
+                    args.password,
+                    Role(args.role),
+                    args.customer,
+                ),
+                by=None,
+            )
+            return f"user {user.id} {user.email} ({user.role})"
+
+    try:
+        print(asyncio.run(add()))
+    except DomainError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bridgedesk.identity import Role
+
+    parser = argparse.ArgumentParser(prog="bridgedesk", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web service (API and pages)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false")
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run the scheduled jobs")
+    worker.add_argument("--once", action="store_true", help="run every job once and exit")
+    worker.set_defaults(run=_worker)
+
+    commands.add_parser("migrate", help="upgrade the database").set_defaults(run=_migrate)
+    commands.add_parser("demo", help="load demo data").set_defaults(run=_demo)
+
+    user = commands.add_parser("user", help="manage users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="add a user")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--password", required=True)
+    add.add_argument("--customer", type=int, default=None, help="customer id (customer roles)")
+    add.add_argument("--name", default=None)
+    add.set_defaults(run=_user_add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The one table of scheduled jobs: every timed task of every package, and its trigger."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bridgedesk import outbox
+from bridgedesk.db import unit_of_work
+from bridgedesk.settings import get_settings
+from reservations.jobs import flag_overdue_confirmations_job
+
+
+async def send_outbox_job() -> int:
+    async with unit_of_work() as session:
+        return await outbox.send_due(session)
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    run: Callable[[], Awaitable[int]]
+    every_seconds: int
+    purpose: str
+
+
+def scheduled_jobs() -> tuple[ScheduledJob, ...]:
+    settings = get_settings()
+    return (
+        ScheduledJob(
+            "send_outbox",
+            send_outbox_job,
+            settings.outbox_poll_seconds,
+            "deliver queued notifications, retrying failures with backoff",
+        ),
+        ScheduledJob(
+            "flag_overdue_confirmations",
+            flag_overdue_confirmations_job,
+            settings.overdue_scan_seconds,
+            "flag bookings past their confirmation deadline and tell operators",
+        ),
+    )
+
+
+async def run_all_once() -> dict[str, int]:
+    """Every job once, in table order (`bridgedesk worker --once`, tests)."""
+    return {job.name: await job.run() for job in scheduled_jobs()}

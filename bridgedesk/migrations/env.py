@@ -1,0 +1,38 @@
+"""Alembic environment: one metadata for every package, batch mode on SQLite."""
+
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+from bridgedesk.db import Base, sync_url
+from bridgedesk.model_registry import import_all_models
+
+import_all_models()
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = sync_url(config.get_main_option("sqlalchemy.url") or "")
+    engine = engine_from_config(
+        {"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool
+    )
+    with engine.connect() as connection:
+        _run(connection)
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

@@ -1,0 +1,87 @@
+"""Creating users: who may add whom, and the tenancy rule for customer roles."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk.auth import hash_password
+from bridgedesk.clock import utcnow
+from bridgedesk.errors import Conflict, Forbidden, InvalidInput
+from bridgedesk.identity import CUSTOMER_ROLES, Actor, Role
+from bridgedesk.models import User
+from reservations.service import registry
+
+
+class EmailTaken(Conflict):
+    message = "A user with that email already exists."
+
+
+class InvalidUser(InvalidInput):
+    message = "The user is not valid."
+
+
+@dataclass(frozen=True)
+class NewUser:
+    email: str
+    name: str
+    password: str
+    role: Role
+    customer_id: int | None = None
+
+
+def check_may_create(by: Actor | None, new: NewUser) -> None:
+    """Admins add anyone; a scheduler may add schedulers and billing people to their customer.
+
+    `by=None` is the command line, run by whoever holds the server.
+    """
+    if by is None or by.role == Role.ADMIN:
+        return
+    if by.role == Role.SCHEDULER:
+        if new.role not in CUSTOMER_ROLES:
+            raise Forbidden("Schedulers may only add scheduler or billing users.")
+        if new.customer_id != by.customer_id:
+            raise Forbidden("Schedulers may only add people to their own customer.")
+        return
+    raise Forbidden("Your role may not add users.")
+
+
+async def create_user(session: AsyncSession, new: NewUser, *, by: Actor | None) -> User:
+    check_may_create(by, new)
+    if (new.role in CUSTOMER_ROLES) != (new.customer_id is not None):
+        raise InvalidUser(
+            "Customer roles (scheduler, billing) need a customer_id; provider roles must not "
+            "have one."
+        )
+    if new.customer_id is not None:
+        await registry.get_customer(session, new.customer_id, by=by or _COMMAND_LINE)
+    user = User(
+        email=new.email.strip().lower(),
+        name=new.name,
+        password_hash=hash_password(new.password),
+        role=new.role,
+        customer_id=new.customer_id,
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise EmailTaken() from None
+    return user
+
+
+async def list_users(session: AsyncSession, *, by: Actor) -> Sequence[User]:
+    query = select(User).order_by(User.email)
+    if by.role == Role.SCHEDULER:
+        query = query.where(User.customer_id == by.customer_id)
+    elif by.role != Role.ADMIN:
+        raise Forbidden("Your role may not list users.")
+    return (await session.scalars(query)).all()
+
+
+_COMMAND_LINE = Actor(user_id=0, role=Role.ADMIN, name="command line", email="")

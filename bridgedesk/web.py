@@ -1,0 +1,37 @@
+"""Rendering pages: the shared layout context (who is signed in, CSRF token) and error pages."""
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from bridgedesk.identity import Actor
+from bridgedesk.templating import environment
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    actor: Actor | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    page = environment.get_template(template).render(
+        request=request,
+        actor=actor,
+        csrf_token=getattr(request.state, "csrf_token", ""),
+        **(context or {}),
+    )
+    return HTMLResponse(page, status_code=status_code)
+
+
+def render_error(
+    request: Request, status_code: int, detail: str, data: dict[str, Any]
+) -> HTMLResponse:
+    return render(
+        request,
+        "bridgedesk/error.html",
+        {"status_code": status_code, "detail": detail, "data": data},
+        status_code=status_code,
+    )

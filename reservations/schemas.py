@@ -1,0 +1,285 @@
+"""The JSON shapes of the reservations API (SPEC §9); models never leak out directly."""
+
+from datetime import datetime
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
+
+from reservations.models import Bridge, Conference, ConferenceStatus, Customer, Site, SiteKind
+from reservations.service.booking import MAX_CONFERENCE_LENGTH, BookingRequest, SiteRequest
+from reservations.service.registry import BridgeData, CustomerData, SiteData
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {name!r}") from None
+    return name
+
+
+def _sip_uri(value: str) -> str:
+    if not value.startswith(("sip:", "sips:", "tel:")):
+        raise ValueError("must be a sip:, sips: or tel: URI")
+    return value
+
+
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+SipUri = Annotated[str, Field(min_length=5, max_length=300), AfterValidator(_sip_uri)]
+Speed = Annotated[int, Field(gt=0, le=100_000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ContactIn(Strict):
+    name: Name
+    phone: str | None = Field(None, max_length=40)
+    pager: str | None = Field(None, max_length=40)
+    mobile: str | None = Field(None, max_length=40)
+    email: EmailStr | None = None
+
+
+class CustomerIn(Strict):
+    name: Name
+    timezone: TimeZoneName
+    billing_emails: list[EmailStr] = Field(default_factory=list, max_length=20)
+    primary_contact: ContactIn | None = None
+
+    def to_data(self) -> CustomerData:
+        contact = (
+            self.primary_contact.model_dump(exclude_none=True) if self.primary_contact else None
+        )
+        return CustomerData(
+            self.name, self.timezone, [str(e) for e in self.billing_emails], contact
+        )
+
+
+class CustomerOut(BaseModel):
+    id: int
+    name: str
+    timezone: str
+    billing_emails: list[str]
+    primary_contact: dict[str, Any] | None
+
+    @classmethod
+    def from_model(cls, c: Customer) -> Self:
+        return cls(
+            id=c.id,
+            name=c.name,
+            timezone=c.timezone,
+            billing_emails=c.billing_emails,
+            primary_contact=c.primary_contact,
+        )
+
+
+class SiteIn(Strict):
+    customer_id: int
+    name: Name
+    kind: SiteKind
+    timezone: TimeZoneName
+    sip_uri: SipUri
+    audio_uri: SipUri | None = None
+    max_speed_kbps: Speed
+    billing_zone: str = Field(min_length=1, max_length=40)
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=20)
+
+    def to_data(self) -> SiteData:
+        return SiteData(
+            customer_id=self.customer_id,
+            name=self.name,
+            kind=self.kind,
+            timezone=self.timezone,
+            sip_uri=self.sip_uri,
+            audio_uri=self.audio_uri,
+            max_speed_kbps=self.max_speed_kbps,
+            billing_zone=self.billing_zone,
+            contacts=[c.model_dump(exclude_none=True) for c in self.contacts],
+        )
+
+
+class SiteOut(BaseModel):
+    id: int
+    customer_id: int
+    name: str
+    kind: str
+    timezone: str
+    sip_uri: str
+    audio_uri: str | None
+    max_speed_kbps: int
+    billing_zone: str
+    contacts: list[dict[str, Any]]
+    certification_state: str
+
+    @classmethod
+    def from_model(cls, s: Site) -> Self:
+        return cls(
+            id=s.id,
+            customer_id=s.customer_id,
+            name=s.name,
+            kind=s.kind,
+            timezone=s.timezone,
+            sip_uri=s.sip_uri,
+            audio_uri=s.audio_uri,
+            max_speed_kbps=s.max_speed_kbps,
+            billing_zone=s.billing_zone,
+            contacts=s.contacts,
+            certification_state=s.certification_state,
+        )
+
+
+class BridgeIn(Strict):
+    name: Name
+    sip_uri: SipUri
+    ports: int = Field(gt=0, le=10_000)
+    adhoc_reserve: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _reserve_within_ports(self) -> Self:
+        if self.adhoc_reserve > self.ports:
+            raise ValueError("adhoc_reserve cannot exceed ports")
+        return self
+
+    def to_data(self) -> BridgeData:
+        return BridgeData(self.name, self.sip_uri, self.ports, self.adhoc_reserve)
+
+
+class BridgeOut(BaseModel):
+    id: int
+    name: str
+    sip_uri: str
+    ports: int
+    adhoc_reserve: int
+
+    @classmethod
+    def from_model(cls, b: Bridge) -> Self:
+        return cls(
+            id=b.id, name=b.name, sip_uri=b.sip_uri, ports=b.ports, adhoc_reserve=b.adhoc_reserve
+        )
+
+
+class SiteRequestIn(Strict):
+    site_id: int
+    speed_kbps: Speed | None = None
+
+
+class ConferenceIn(Strict):
+    customer_id: int
+    title: Name
+    leader_name: Name
+    start: AwareDatetime
+    end: AwareDatetime
+    sites: list[SiteRequestIn] = Field(min_length=1, max_length=200)
+    project_code: str | None = Field(None, max_length=60)
+    features: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=20
+    )
+    record: bool = False
+
+    @model_validator(mode="after")
+    def _sane_times(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > MAX_CONFERENCE_LENGTH:
+            raise ValueError("a conference may last at most 24 hours")
+        return self
+
+    def to_request(self) -> BookingRequest:
+        return BookingRequest(
+            customer_id=self.customer_id,
+            title=self.title,
+            leader_name=self.leader_name,
+            start=self.start,
+            end=self.end,
+            sites=[SiteRequest(s.site_id, s.speed_kbps) for s in self.sites],
+            project_code=self.project_code or None,
+            features=tuple(self.features),
+            record=self.record,
+        )
+
+
+class HeldSiteOut(BaseModel):
+    site_id: int
+    speed_kbps: int
+
+
+class ConferenceOut(BaseModel):
+    id: int
+    number: str
+    customer_id: int
+    title: str
+    leader_name: str
+    requester_id: int
+    requester_name: str
+    project_code: str | None
+    features: list[str]
+    start: datetime
+    end: datetime
+    status: ConferenceStatus
+    recorded: bool
+    booked_at: datetime
+    confirmation_due: datetime | None
+    confirmed_at: datetime | None
+    confirmed_by: str | None
+    overdue: bool
+    sites: list[HeldSiteOut]
+
+    @classmethod
+    def from_model(cls, c: Conference, *, now: datetime) -> Self:
+        return cls(
+            id=c.id,
+            number=c.number or "",
+            customer_id=c.customer_id,
+            title=c.title,
+            leader_name=c.leader_name,
+            requester_id=c.requester_id,
+            requester_name=c.requester_name,
+            project_code=c.project_code,
+            features=c.features,
+            start=c.starts_at,
+            end=c.ends_at,
+            status=c.status,
+            recorded=c.recorded,
+            booked_at=c.booked_at,
+            confirmation_due=c.confirmation_due,
+            confirmed_at=c.confirmed_at,
+            confirmed_by=c.confirmed_by,
+            overdue=(
+                c.status == ConferenceStatus.REQUESTED
+                and c.confirmation_due is not None
+                and c.confirmation_due < now
+            ),
+            sites=[HeldSiteOut(site_id=h.site_id, speed_kbps=h.speed_kbps) for h in c.sites],
+        )
+
+
+class ConferenceList(BaseModel):
+    items: list[ConferenceOut]
+    total: int
+
+
+class BusyOut(BaseModel):
+    start: datetime
+    end: datetime
+    conference_number: str
+
+
+class SiteBusyOut(BaseModel):
+    site_id: int
+    site_name: str
+    busy: list[BusyOut]
+
+
+class AvailabilityOut(BaseModel):
+    sites: list[SiteBusyOut]

@@ -1,0 +1,241 @@
+"""Booking and cancelling conferences without ever double-booking a site."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk.clock import utcnow
+from bridgedesk.errors import Conflict, Forbidden, InvalidInput
+from bridgedesk.identity import Actor, Role
+from reservations.deadlines import confirmation_due
+from reservations.models import Conference, ConferenceStatus, Site, SiteHold
+from reservations.service.confirmation import confirm_automatically_if_eligible
+from reservations.service.queries import get_conference
+from reservations.service.registry import customer_zone, get_customer, sites_by_id
+
+# "At most 24 h" per conference (SPEC §3).
+MAX_CONFERENCE_LENGTH = timedelta(hours=24)
+# Exclusion-constraint violation on PostgreSQL.
+_EXCLUSION_VIOLATION = "23P01"
+
+BOOKING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.SCHEDULER})
+RECORDING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
+
+
+class SitesBusy(Conflict):
+    message = "One or more sites are already booked at that time."
+
+
+class InvalidBooking(InvalidInput):
+    message = "The booking is not valid."
+
+
+class NotCancellable(Conflict):
+    message = "This conference can no longer be cancelled."
+
+
+@dataclass(frozen=True)
+class SiteRequest:
+    site_id: int
+    speed_kbps: int | None = None
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    customer_id: int
+    title: str
+    leader_name: str
+    start: datetime
+    end: datetime
+    sites: Sequence[SiteRequest]
+    project_code: str | None = None
+    features: Sequence[str] = field(default_factory=tuple)
+    record: bool = False
+
+
+@dataclass(frozen=True)
+class SiteConflict:
+    site_id: int
+    site_name: str
+    conference_number: str
+    start: datetime
+    end: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "site_id": self.site_id,
+            "site_name": self.site_name,
+            "conference_number": self.conference_number,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+
+
+def check_times(start: datetime, end: datetime) -> None:
+    """The shape rules every booking obeys, whoever makes it."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidBooking("Times must carry a UTC offset.")
+    if end <= start:
+        raise InvalidBooking("The conference must end after it starts.")
+    if end - start > MAX_CONFERENCE_LENGTH:
+        raise InvalidBooking("A conference may last at most 24 hours.")
+
+
+async def find_conflicts(
+    session: AsyncSession,
+    site_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    excluding_conference: int | None = None,
+) -> list[SiteConflict]:
+    """Every held booking of these sites that overlaps [start, end); back-to-back is fine."""
+    if not site_ids:
+        return []
+    query = (
+        select(SiteHold, Conference.number, Site.name)
+        .join(Conference, Conference.id == SiteHold.conference_id)
+        .join(Site, Site.id == SiteHold.site_id)
+        .where(
+            SiteHold.site_id.in_(site_ids),
+            SiteHold.held.is_(True),
+            SiteHold.starts_at < end,
+            SiteHold.ends_at > start,
+        )
+        .order_by(SiteHold.starts_at, SiteHold.site_id)
+    )
+    if excluding_conference is not None:
+        query = query.where(SiteHold.conference_id != excluding_conference)
+    rows = (await session.execute(query)).all()
+    return [
+        SiteConflict(hold.site_id, site_name, number or "", hold.starts_at, hold.ends_at)
+        for hold, number, site_name in rows
+    ]
+
+
+def sites_busy(conflicts: Sequence[SiteConflict]) -> SitesBusy:
+    named = "; ".join(
+        f"{c.site_name} is held by {c.conference_number} "
+        f"({c.start:%Y-%m-%d %H:%M}-{c.end:%H:%M} UTC)"
+        for c in conflicts
+    )
+    return SitesBusy(
+        f"Not booked: {named}.", conflicts=[conflict.as_dict() for conflict in conflicts]
+    )
+
+
+async def _requested_sites(
+    session: AsyncSession, customer_id: int, requests: Sequence[SiteRequest]
+) -> list[tuple[Site, int]]:
+    """Each requested site with its speed; unknown and other customers' sites are 422."""
+    if not requests:
+        raise InvalidBooking("A conference needs at least one site.")
+    ids = [r.site_id for r in requests]
+    if len(set(ids)) != len(ids):
+        raise InvalidBooking("A site is listed more than once.")
+    found = await sites_by_id(session, ids)
+    unknown = [i for i in ids if i not in found or found[i].customer_id != customer_id]
+    if unknown:
+        raise InvalidBooking(
+            "These sites do not exist or belong to another customer: "
+            + ", ".join(str(i) for i in unknown),
+            site_ids=unknown,
+        )
+    chosen = []
+    for request in requests:
+        site = found[request.site_id]
+        speed = request.speed_kbps or site.max_speed_kbps
+        if speed > site.max_speed_kbps:
+            raise InvalidBooking(
+                f"{site.name} connects at most at {site.max_speed_kbps} kbps.",
+                site_ids=[site.id],
+            )
+        chosen.append((site, speed))
+    return chosen
+
+
+async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> Conference:
+    """Book a conference, all sites or none; a taken site is a 409 naming every conflict."""
+    if by.role not in BOOKING_ROLES:
+        raise Forbidden("Your role may not book conferences.")
+    if request.record and by.role not in RECORDING_ROLES:
+        raise Forbidden("Only operators record conferences that were already held.")
+    customer = await get_customer(session, request.customer_id, by=by)
+    check_times(request.start, request.end)
+    now = utcnow()
+    if request.record:
+        if request.end > now:
+            raise InvalidBooking("A recorded conference must already be over.")
+    elif request.start <= now:
+        raise InvalidBooking("The start is in the past; book a future time or an ad hoc call.")
+    chosen = await _requested_sites(session, customer.id, request.sites)
+    site_ids = [site.id for site, _ in chosen]
+
+    conflicts = await find_conflicts(session, site_ids, request.start, request.end)
+    if conflicts:
+        raise sites_busy(conflicts)
+
+    conference = Conference(
+        customer_id=customer.id,
+        title=request.title,
+        leader_name=request.leader_name,
+        requester_id=by.user_id,
+        requester_name=by.name,
+        project_code=request.project_code,
+        features=list(request.features),
+        starts_at=request.start,
+        ends_at=request.end,
+        status=ConferenceStatus.ENDED if request.record else ConferenceStatus.REQUESTED,
+        recorded=request.record,
+        booked_at=now,
+        confirmation_due=None
+        if request.record
+        else confirmation_due(now, request.start, customer_zone(customer)),
+        sites=[
+            SiteHold(
+                site_id=site.id,
+                speed_kbps=speed,
+                starts_at=request.start,
+                ends_at=request.end,
+                held=True,
+            )
+            for site, speed in chosen
+        ],
+    )
+    session.add(conference)
+    try:
+        # Two bookings that both passed the check above race here; the exclusion
+        # constraint lets exactly one through.
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) != _EXCLUSION_VIOLATION:
+            raise
+        raise sites_busy(
+            await find_conflicts(session, site_ids, request.start, request.end)
+        ) from None
+    conference.number = f"C-{now.year}-{conference.id:06d}"
+    if not request.record:
+        await confirm_automatically_if_eligible(session, conference, [s for s, _ in chosen])
+    await session.flush()
+    return conference
+
+
+async def cancel(session: AsyncSession, conference_id: int, *, by: Actor) -> Conference:
+    """Cancel a booking that has not started; its sites are free again at once."""
+    if by.role not in BOOKING_ROLES:
+        raise Forbidden("Your role may not cancel conferences.")
+    conference = await get_conference(session, conference_id, by=by)
+    if conference.status not in (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED):
+        raise NotCancellable(f"{conference.number} is {conference.status}; it cannot be cancelled.")
+    conference.status = ConferenceStatus.CANCELLED
+    conference.cancelled_at = utcnow()
+    for hold in conference.sites:
+        hold.held = False
+    await session.flush()
+    return conference

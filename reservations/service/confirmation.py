@@ -1,0 +1,91 @@
+"""Confirming bookings against the published deadlines, and flagging the ones that slip."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk import outbox
+from bridgedesk.clock import utcnow
+from bridgedesk.errors import Conflict, Forbidden
+from bridgedesk.identity import Actor, Role
+from bridgedesk.settings import get_settings
+from reservations.models import Conference, ConferenceStatus, Site
+from reservations.service.queries import get_conference
+
+CONFIRMING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
+AUTOMATIC = "automatic"
+CERTIFIED = "certified"
+
+
+class NotConfirmable(Conflict):
+    message = "Only a requested conference can be confirmed."
+
+
+async def confirm(session: AsyncSession, conference_id: int, *, by: Actor) -> Conference:
+    if by.role not in CONFIRMING_ROLES:
+        raise Forbidden("Only operators confirm conferences.")
+    conference = await get_conference(session, conference_id, by=by)
+    if conference.status != ConferenceStatus.REQUESTED:
+        raise NotConfirmable(f"{conference.number} is {conference.status}, not requested.")
+    _mark_confirmed(conference, by.name)
+    await session.flush()
+    return conference
+
+
+def _mark_confirmed(conference: Conference, confirmed_by: str) -> None:
+    conference.status = ConferenceStatus.CONFIRMED
+    conference.confirmed_at = utcnow()
+    conference.confirmed_by = confirmed_by
+
+
+async def confirm_automatically_if_eligible(
+    session: AsyncSession, conference: Conference, sites: Sequence[Site]
+) -> bool:
+    """A booking whose sites are all certified needs no operator (SPEC §3)."""
+    if sites and all(site.certification_state == CERTIFIED for site in sites):
+        _mark_confirmed(conference, AUTOMATIC)
+        return True
+    return False
+
+
+async def confirmation_queue(
+    session: AsyncSession, *, by: Actor, overdue_only: bool = False, limit: int = 200
+) -> Sequence[Conference]:
+    """Requested bookings, most urgent deadline first."""
+    if by.role not in CONFIRMING_ROLES:
+        raise Forbidden("Only operators see the confirmation queue.")
+    query = select(Conference).where(Conference.status == ConferenceStatus.REQUESTED)
+    if overdue_only:
+        query = query.where(Conference.confirmation_due < utcnow())
+    query = query.order_by(Conference.confirmation_due, Conference.id).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def flag_overdue_confirmations(session: AsyncSession) -> int:
+    """Mark requested bookings past their deadline and tell operators, once per booking."""
+    now = utcnow()
+    overdue = (
+        await session.scalars(
+            select(Conference)
+            .where(
+                Conference.status == ConferenceStatus.REQUESTED,
+                Conference.confirmation_due < now,
+                Conference.overdue_flagged_at.is_(None),
+            )
+            .order_by(Conference.confirmation_due)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for conference in overdue:
+        conference.overdue_flagged_at = now
+        await outbox.enqueue_email(
+            session,
+            topic="confirmation_overdue",
+            to=[get_settings().operators_email],
+            template="reservations/email/confirmation_overdue.txt",
+            context={"conference": conference},
+            dedupe_key=f"confirmation_overdue:{conference.id}",
+        )
+    await session.flush()
+    return len(overdue)

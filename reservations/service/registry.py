@@ -1,0 +1,175 @@
+"""Customers, their sites and the provider's bridges: who and what can be booked."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk.clock import utcnow
+from bridgedesk.errors import Conflict, Forbidden, NotFound
+from bridgedesk.identity import Actor, Role
+from reservations.models import Bridge, Customer, Site, SiteKind
+
+
+class CustomerNotFound(NotFound):
+    message = "No such customer."
+
+
+class SiteNotFound(NotFound):
+    message = "No such site."
+
+
+class NameTaken(Conflict):
+    message = "That name is already taken."
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    name: str
+    timezone: str
+    billing_emails: Sequence[str] = ()
+    primary_contact: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SiteData:
+    customer_id: int
+    name: str
+    kind: SiteKind
+    timezone: str
+    sip_uri: str
+    max_speed_kbps: int
+    billing_zone: str
+    audio_uri: str | None = None
+    contacts: Sequence[dict[str, Any]] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class BridgeData:
+    name: str
+    sip_uri: str
+    ports: int
+    adhoc_reserve: int
+
+
+def customer_zone(customer: Customer) -> ZoneInfo:
+    return ZoneInfo(customer.timezone)
+
+
+async def create_customer(session: AsyncSession, data: CustomerData) -> Customer:
+    customer = Customer(
+        name=data.name,
+        timezone=data.timezone,
+        billing_emails=list(data.billing_emails),
+        primary_contact=data.primary_contact,
+        created_at=utcnow(),
+    )
+    session.add(customer)
+    await _flush_unique(session, f"A customer named {data.name!r} already exists.")
+    return customer
+
+
+async def get_customer(session: AsyncSession, customer_id: int, *, by: Actor) -> Customer:
+    """The customer, if `by` may see it; another customer's users get 404, not a hint."""
+    customer = await session.get(Customer, customer_id)
+    if customer is None or not by.may_see_customer(customer.id):
+        raise CustomerNotFound()
+    return customer
+
+
+async def list_customers(session: AsyncSession, *, by: Actor) -> Sequence[Customer]:
+    query = select(Customer).order_by(Customer.name)
+    if not by.is_provider:
+        query = query.where(Customer.id == by.customer_id)
+    return (await session.scalars(query)).all()
+
+
+# Customer schedulers register their own sites; provider staff register anyone's.
+SITE_REGISTRARS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN, Role.SCHEDULER})
+
+
+async def create_site(session: AsyncSession, data: SiteData, *, by: Actor) -> Site:
+    if by.role not in SITE_REGISTRARS:
+        raise Forbidden("Your role may not register sites.")
+    customer = await get_customer(session, data.customer_id, by=by)
+    site = Site(
+        customer_id=customer.id,
+        name=data.name,
+        kind=data.kind,
+        timezone=data.timezone,
+        sip_uri=data.sip_uri,
+        audio_uri=data.audio_uri,
+        max_speed_kbps=data.max_speed_kbps,
+        billing_zone=data.billing_zone,
+        contacts=[dict(contact) for contact in data.contacts],
+        certification_state="registered",
+        created_at=utcnow(),
+    )
+    session.add(site)
+    await _flush_unique(session, f"{customer.name} already has a site named {data.name!r}.")
+    return site
+
+
+async def get_site(session: AsyncSession, site_id: int, *, by: Actor) -> Site:
+    site = await session.get(Site, site_id)
+    if site is None or not by.may_see_customer(site.customer_id):
+        raise SiteNotFound()
+    return site
+
+
+async def list_sites(
+    session: AsyncSession, *, by: Actor, customer_id: int | None = None
+) -> Sequence[Site]:
+    query = select(Site).order_by(Site.customer_id, Site.name)
+    if not by.is_provider:
+        query = query.where(Site.customer_id == by.customer_id)
+    if customer_id is not None:
+        query = query.where(Site.customer_id == customer_id)
+    return (await session.scalars(query)).all()
+
+
+async def sites_by_id(session: AsyncSession, site_ids: Sequence[int]) -> dict[int, Site]:
+    if not site_ids:
+        return {}
+    rows = await session.scalars(select(Site).where(Site.id.in_(site_ids)))
+    return {site.id: site for site in rows}
+
+
+async def set_certification_state(session: AsyncSession, site_id: int, state: str) -> Site:
+    """Certification's way to publish a site's state to bookings (it owns the workflow)."""
+    site = await session.get(Site, site_id)
+    if site is None:
+        raise SiteNotFound()
+    site.certification_state = state
+    await session.flush()
+    return site
+
+
+async def create_bridge(session: AsyncSession, data: BridgeData) -> Bridge:
+    bridge = Bridge(
+        name=data.name, sip_uri=data.sip_uri, ports=data.ports, adhoc_reserve=data.adhoc_reserve
+    )
+    session.add(bridge)
+    await _flush_unique(session, f"A bridge named {data.name!r} already exists.")
+    return bridge
+
+
+async def list_bridges(session: AsyncSession) -> Sequence[Bridge]:
+    return (await session.scalars(select(Bridge).order_by(Bridge.name))).all()
+
+
+async def count_customers(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count(Customer.id))) or 0
+
+
+async def _flush_unique(session: AsyncSession, message: str) -> None:
+    """Flush inside a savepoint so a duplicate name is a clean 409 and the request lives on."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise NameTaken(message) from None

@@ -1,0 +1,100 @@
+"""Booking through the API: all-or-nothing, conflicts named, back-to-back allowed."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bridgedesk.clock import utcnow
+from bridgedesk.identity import Role
+from reservations.models import Conference, SiteHold
+
+
+def _iso(value):
+    return value.isoformat()
+
+
+async def test_booking_then_conflict_names_every_site_and_holds_nothing(
+    db, client_as, make_site, make_customer
+):
+    customer = await make_customer()
+    a = await make_site(customer=customer, name="Alpha")
+    b = await make_site(customer=customer, name="Beta")
+    c = await make_site(customer=customer, name="Gamma")
+    api = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    start = utcnow() + timedelta(days=2)
+    first = await api.post(
+        "/api/v1/conferences",
+        json={
+            "customer_id": customer.id,
+            "title": "Review",
+            "leader_name": "Lee",
+            "start": _iso(start),
+            "end": _iso(start + timedelta(hours=1)),
+            "sites": [{"site_id": a.id}, {"site_id": b.id}],
+        },
+    )
+    assert first.status_code == 201, first.text
+    number = first.json()["number"]
+    assert number.startswith(f"C-{utcnow().year}-")
+    holds_before = await db.scalar(select(func.count(SiteHold.id)))
+
+    refused = await api.post(
+        "/api/v1/conferences",
+        json={
+            "customer_id": customer.id,
+            "title": "Clash",
+            "leader_name": "Lee",
+            "start": _iso(start + timedelta(minutes=30)),
+            "end": _iso(start + timedelta(hours=2)),
+            "sites": [{"site_id": c.id}, {"site_id": a.id}, {"site_id": b.id}],
+        },
+    )
+    assert refused.status_code == 409
+    body = refused.json()
+    assert "detail" in body
+    assert sorted((x["site_id"], x["conference_number"]) for x in body["conflicts"]) == [
+        (a.id, number),
+        (b.id, number),
+    ]
+    # All-or-nothing: Gamma, which was free, is not held by the refused booking.
+    assert await db.scalar(select(func.count(SiteHold.id))) == holds_before
+    assert await db.scalar(select(func.count(Conference.id))) == 1
+
+
+async def test_back_to_back_bookings_are_allowed(db, client_as, make_site):
+    site = await make_site()
+    api = await client_as(Role.SCHEDULER, customer_id=site.customer_id)
+    start = utcnow() + timedelta(days=1)
+    for offset in (0, 1):
+        s = start + timedelta(hours=offset)
+        response = await api.post(
+            "/api/v1/conferences",
+            json={
+                "customer_id": site.customer_id,
+                "title": f"Slot {offset}",
+                "leader_name": "Lee",
+                "start": _iso(s),
+                "end": _iso(s + timedelta(hours=1)),
+                "sites": [{"site_id": site.id}],
+            },
+        )
+        assert response.status_code == 201, response.text
+
+
+async def test_cancelled_booking_frees_the_site(db, client_as, make_site):
+    site = await make_site()
+    api = await client_as(Role.SCHEDULER, customer_id=site.customer_id)
+    start = utcnow() + timedelta(days=1)
+    payload = {
+        "customer_id": site.customer_id,
+        "title": "T",
+        "leader_name": "L",
+        "start": _iso(start),
+        "end": _iso(start + timedelta(hours=1)),
+        "sites": [{"site_id": site.id}],
+    }
+    first = (await api.post("/api/v1/conferences", json=payload)).json()
+    assert (await api.post("/api/v1/conferences", json=payload)).status_code == 409
+    cancelled = await api.post(f"/api/v1/conferences/{first['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert (await api.post("/api/v1/conferences", json=payload)).status_code == 201
