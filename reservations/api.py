@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
 from bridgedesk.auth import CurrentActor, require_role
@@ -13,20 +13,35 @@ from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor, Role
 from reservations.models import ConferenceStatus
 from reservations.schemas import (
+    AdhocIn,
+    AdhocOut,
     AvailabilityOut,
     BridgeIn,
     BridgeOut,
     BusyOut,
+    CancelIn,
     ConferenceIn,
     ConferenceList,
     ConferenceOut,
+    ConferencesOut,
     CustomerIn,
     CustomerOut,
+    ExtendedOut,
+    ExtendIn,
+    Id,
+    MoveIn,
+    OccurrenceOut,
+    OverrunConflictOut,
+    SeriesConferenceOut,
+    SeriesOut,
     SiteBusyOut,
     SiteIn,
     SiteOut,
+    SiteRequestIn,
+    SkippedOut,
+    UnavailableSiteOut,
 )
-from reservations.service import booking, confirmation, queries, registry
+from reservations.service import booking, calendars, confirmation, live, queries, registry, series
 
 router = APIRouter(prefix="/api/v1", tags=["reservations"])
 
@@ -55,7 +70,7 @@ async def list_customers(db: Db, actor: CurrentActor) -> list[CustomerOut]:
 
 
 @router.get("/customers/{customer_id}")
-async def get_customer(customer_id: int, db: Db, actor: CurrentActor) -> CustomerOut:
+async def get_customer(customer_id: Id, db: Db, actor: CurrentActor) -> CustomerOut:
     return CustomerOut.from_model(await registry.get_customer(db, customer_id, by=actor))
 
 
@@ -65,13 +80,13 @@ async def create_site(body: SiteIn, db: Db, actor: CurrentActor) -> SiteOut:
 
 
 @router.get("/sites")
-async def list_sites(db: Db, actor: CurrentActor, customer_id: int | None = None) -> list[SiteOut]:
+async def list_sites(db: Db, actor: CurrentActor, customer_id: Id | None = None) -> list[SiteOut]:
     sites = await registry.list_sites(db, by=actor, customer_id=customer_id)
     return [SiteOut.from_model(s) for s in sites]
 
 
 @router.get("/sites/{site_id}")
-async def get_site(site_id: int, db: Db, actor: CurrentActor) -> SiteOut:
+async def get_site(site_id: Id, db: Db, actor: CurrentActor) -> SiteOut:
     return SiteOut.from_model(await registry.get_site(db, site_id, by=actor))
 
 
@@ -86,19 +101,63 @@ async def list_bridges(db: Db, actor: ProviderStaff) -> list[BridgeOut]:
 
 
 @router.post("/conferences", status_code=201)
-async def create_conference(body: ConferenceIn, db: Db, actor: CurrentActor) -> ConferenceOut:
-    return _out(await booking.book(db, body.to_request(), by=actor))
+async def create_conference(
+    body: ConferenceIn, db: Db, actor: CurrentActor
+) -> ConferenceOut | SeriesConferenceOut:
+    if body.recurrence is None:
+        return _out(await booking.book(db, body.to_request(), by=actor))
+    booked = await series.book_series(
+        db,
+        body.to_request(),
+        body.recurrence.rrule,
+        by=actor,
+        skip_conflicts=body.recurrence.skip_conflicts,
+    )
+    first = _out(booked.conferences[0])
+    return SeriesConferenceOut(
+        **first.model_dump(exclude={"series_id"}),
+        series_id=booked.series.id,
+        rrule=booked.series.rrule,
+        occurrences=[OccurrenceOut.from_model(c) for c in booked.conferences],
+        skipped=[SkippedOut.model_validate(series.skipped_dict(s)) for s in booked.skipped],
+    )
+
+
+@router.post("/conferences/adhoc", status_code=201)
+async def create_adhoc_conference(body: AdhocIn, db: Db, actor: CurrentActor) -> AdhocOut:
+    result = await live.start_adhoc(
+        db,
+        customer_id=body.customer_id,
+        title=body.title,
+        leader_name=body.leader_name,
+        sites=[booking.SiteRequest(s.site_id, s.speed_kbps) for s in body.sites],
+        length=timedelta(minutes=body.minutes),
+        by=actor,
+    )
+    return AdhocOut(
+        **_out(result.conference).model_dump(),
+        unavailable_sites=[
+            UnavailableSiteOut(
+                site_id=c.site_id,
+                site_name=c.site_name,
+                conference_number=c.conference_number,
+                start=c.start,
+                end=c.end,
+            )
+            for c in result.unavailable
+        ],
+    )
 
 
 @router.get("/conferences")
 async def list_conferences(
     db: Db,
     actor: CurrentActor,
-    site_id: int | None = None,
+    site_id: Id | None = None,
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: AwareDatetime | None = None,
     status: ConferenceStatus | None = None,
-    customer_id: int | None = None,
+    customer_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ConferenceList:
@@ -119,18 +178,86 @@ async def list_conferences(
 
 
 @router.get("/conferences/{conference_id}")
-async def get_conference(conference_id: int, db: Db, actor: CurrentActor) -> ConferenceOut:
+async def get_conference(conference_id: Id, db: Db, actor: CurrentActor) -> ConferenceOut:
     return _out(await queries.get_conference(db, conference_id, by=actor))
 
 
 @router.post("/conferences/{conference_id}/confirm")
-async def confirm_conference(conference_id: int, db: Db, actor: Operator) -> ConferenceOut:
+async def confirm_conference(conference_id: Id, db: Db, actor: Operator) -> ConferenceOut:
     return _out(await confirmation.confirm(db, conference_id, by=actor))
 
 
 @router.post("/conferences/{conference_id}/cancel")
-async def cancel_conference(conference_id: int, db: Db, actor: CurrentActor) -> ConferenceOut:
-    return _out(await booking.cancel(db, conference_id, by=actor))
+async def cancel_conference(
+    conference_id: Id, db: Db, actor: CurrentActor, body: CancelIn | None = None
+) -> ConferenceOut:
+    """Cancel one booking; with `{"scope": "following"}` also the rest of its series."""
+    cancelled = await series.cancel(
+        db, conference_id, by=actor, scope=body.scope if body else series.Scope.THIS
+    )
+    return _out(cancelled[0])
+
+
+@router.patch("/conferences/{conference_id}")
+async def move_conference(
+    conference_id: Id, body: MoveIn, db: Db, actor: CurrentActor
+) -> ConferencesOut:
+    """Move a booking; with `scope: "following"` its series' later meetings shift alike."""
+    moved = await series.move(db, conference_id, body.start, body.end, by=actor, scope=body.scope)
+    return ConferencesOut(items=[_out(c) for c in moved])
+
+
+@router.post("/conferences/{conference_id}/extend")
+async def extend_conference(
+    conference_id: Id, body: ExtendIn, db: Db, actor: CurrentActor
+) -> ExtendedOut:
+    conference, overruns = await live.extend(db, conference_id, body.minutes, by=actor)
+    return ExtendedOut(
+        **_out(conference).model_dump(),
+        overrun_conflicts=[OverrunConflictOut(**vars(o)) for o in overruns],
+    )
+
+
+@router.post("/conferences/{conference_id}/sites")
+async def add_conference_site(
+    conference_id: Id, body: SiteRequestIn, db: Db, actor: CurrentActor
+) -> ConferenceOut:
+    conference = await live.add_site(
+        db, conference_id, booking.SiteRequest(body.site_id, body.speed_kbps), by=actor
+    )
+    return _out(conference)
+
+
+@router.get("/series/{series_id}")
+async def get_series(series_id: Id, db: Db, actor: CurrentActor) -> SeriesOut:
+    found, members = await series.get_series(db, series_id, by=actor)
+    return SeriesOut(
+        id=found.id,
+        customer_id=found.customer_id,
+        rrule=found.rrule,
+        timezone=found.timezone,
+        first_start=found.first_start,
+        duration_minutes=found.duration_minutes,
+        occurrences=[OccurrenceOut.from_model(c) for c in members],
+    )
+
+
+@router.get("/customers/{customer_id}/calendar.ics", response_class=Response)
+async def customer_calendar(customer_id: Id, db: Db, actor: CurrentActor) -> Response:
+    return _ics(await calendars.customer_feed(db, customer_id, by=actor), f"customer-{customer_id}")
+
+
+@router.get("/sites/{site_id}/calendar.ics", response_class=Response)
+async def site_calendar(site_id: Id, db: Db, actor: CurrentActor) -> Response:
+    return _ics(await calendars.site_feed(db, site_id, by=actor), f"site-{site_id}")
+
+
+def _ics(body: bytes, name: str) -> Response:
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{name}.ics"'},
+    )
 
 
 @router.get("/confirmations")
@@ -143,7 +270,7 @@ async def confirmation_queue(db: Db, actor: Operator, overdue: bool = False) -> 
 async def availability(
     db: Db,
     actor: CurrentActor,
-    site_id: Annotated[list[int], Query(min_length=1, max_length=100)],
+    site_id: Annotated[list[Id], Query(min_length=1, max_length=100)],
     from_: Annotated[AwareDatetime, Query(alias="from")],
     to: AwareDatetime,
 ) -> AvailabilityOut:

@@ -77,6 +77,24 @@ class Bridge(Base):
     adhoc_reserve: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Series(Base):
+    """A recurring booking: the rule it was expanded from; each occurrence is a Conference."""
+
+    __tablename__ = "reservations_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("reservations_customers.id"), index=True)
+    rrule: Mapped[str] = mapped_column(String(300))
+    timezone: Mapped[str] = mapped_column(String(64))
+    first_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    conferences: Mapped[list["Conference"]] = relationship(
+        back_populates="series", order_by="Conference.starts_at", lazy="raise"
+    )
+
+
 class Conference(Base):
     __tablename__ = "reservations_conferences"
     __table_args__ = (
@@ -107,7 +125,20 @@ class Conference(Base):
     confirmed_by: Mapped[str | None] = mapped_column(String(200))
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Started on request ("now") rather than booked ahead; never refused.
+    adhoc: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An ad hoc conference accepted beyond every bridge's ports: operators were alerted.
+    overflow: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the sites of an ad hoc conference are promised to be connected.
+    ready_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bridge_id: Mapped[int | None] = mapped_column(ForeignKey("reservations_bridges.id"))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("reservations_series.id"), index=True)
+    # Position in the series as first expanded (0 = the first meeting); kept when moved.
+    occurrence_index: Mapped[int | None] = mapped_column(Integer)
+    # The series' original start of this occurrence (RECURRENCE-ID in calendars).
+    occurrence_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    series: Mapped[Series | None] = relationship(back_populates="conferences", lazy="raise")
     sites: Mapped[list["SiteHold"]] = relationship(
         back_populates="conference",
         order_by="SiteHold.id",
@@ -136,5 +167,7 @@ class SiteHold(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # False once the conference is cancelled: the site is free again for that time.
     held: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when the site joined a conference already under way (the 5-minute add-site target).
+    added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     conference: Mapped[Conference] = relationship(back_populates="sites")

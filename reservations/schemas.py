@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from annotated_types import Ge, Le
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -17,6 +18,7 @@ from pydantic import (
 from reservations.models import Bridge, Conference, ConferenceStatus, Customer, Site, SiteKind
 from reservations.service.booking import MAX_CONFERENCE_LENGTH, BookingRequest, SiteRequest
 from reservations.service.registry import BridgeData, CustomerData, SiteData
+from reservations.service.series import Scope
 
 
 def _known_zone(name: str) -> str:
@@ -33,14 +35,36 @@ def _sip_uri(value: str) -> str:
     return value
 
 
+# Ids are the database's INTEGER keys: anything outside 1..2^31-1 is refused at the edge
+# rather than overflowing the driver (a 500 on SQLite and PostgreSQL alike).
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Ge(1), Le(MAX_ID)]
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 SipUri = Annotated[str, Field(min_length=5, max_length=300), AfterValidator(_sip_uri)]
 Speed = Annotated[int, Field(gt=0, le=100_000)]
 
 
+def _contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it on every backend alike.
+        if _contains_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
 
 
 class ContactIn(Strict):
@@ -85,7 +109,7 @@ class CustomerOut(BaseModel):
 
 
 class SiteIn(Strict):
-    customer_id: int
+    customer_id: Id
     name: Name
     kind: SiteKind
     timezone: TimeZoneName
@@ -170,12 +194,12 @@ class BridgeOut(BaseModel):
 
 
 class SiteRequestIn(Strict):
-    site_id: int
+    site_id: Id
     speed_kbps: Speed | None = None
 
 
 class ConferenceIn(Strict):
-    customer_id: int
+    customer_id: Id
     title: Name
     leader_name: Name
     start: AwareDatetime
@@ -186,6 +210,7 @@ class ConferenceIn(Strict):
         default_factory=list, max_length=20
     )
     record: bool = False
+    recurrence: "RecurrenceIn | None" = None
 
     @model_validator(mode="after")
     def _sane_times(self) -> Self:
@@ -234,6 +259,11 @@ class ConferenceOut(BaseModel):
     confirmed_by: str | None
     overdue: bool
     sites: list[HeldSiteOut]
+    series_id: int | None = None
+    adhoc: bool = False
+    overflow: bool = False
+    ready_by: datetime | None = None
+    bridge_id: int | None = None
 
     @classmethod
     def from_model(cls, c: Conference, *, now: datetime) -> Self:
@@ -261,6 +291,11 @@ class ConferenceOut(BaseModel):
                 and c.confirmation_due < now
             ),
             sites=[HeldSiteOut(site_id=h.site_id, speed_kbps=h.speed_kbps) for h in c.sites],
+            series_id=c.series_id,
+            adhoc=c.adhoc,
+            overflow=c.overflow,
+            ready_by=c.ready_by,
+            bridge_id=c.bridge_id,
         )
 
 
@@ -283,3 +318,108 @@ class SiteBusyOut(BaseModel):
 
 class AvailabilityOut(BaseModel):
     sites: list[SiteBusyOut]
+
+
+class RecurrenceIn(Strict):
+    rrule: str = Field(min_length=6, max_length=300)
+    skip_conflicts: bool = False
+
+
+class OccurrenceOut(BaseModel):
+    id: int
+    number: str
+    start: datetime
+    end: datetime
+    status: ConferenceStatus
+    confirmation_due: datetime | None
+
+    @classmethod
+    def from_model(cls, c: Conference) -> Self:
+        return cls(
+            id=c.id,
+            number=c.number or "",
+            start=c.starts_at,
+            end=c.ends_at,
+            status=c.status,
+            confirmation_due=c.confirmation_due,
+        )
+
+
+class SkippedOut(BaseModel):
+    index: int
+    start: datetime
+    end: datetime
+    conflicts: list[dict[str, Any]]
+
+
+class SeriesConferenceOut(ConferenceOut):
+    """A booked series answers with its first meeting plus every occurrence and skip."""
+
+    series_id: int
+    rrule: str
+    occurrences: list[OccurrenceOut]
+    skipped: list[SkippedOut]
+
+
+class SeriesOut(BaseModel):
+    id: int
+    customer_id: int
+    rrule: str
+    timezone: str
+    first_start: datetime
+    duration_minutes: int
+    occurrences: list[OccurrenceOut]
+
+
+class AdhocIn(Strict):
+    customer_id: Id
+    title: Name
+    leader_name: Name
+    sites: list[SiteRequestIn] = Field(min_length=1, max_length=200)
+    minutes: int = Field(60, ge=1, le=1440)
+
+
+class UnavailableSiteOut(BaseModel):
+    site_id: int
+    site_name: str
+    conference_number: str
+    start: datetime
+    end: datetime
+
+
+class AdhocOut(ConferenceOut):
+    unavailable_sites: list[UnavailableSiteOut]
+
+
+class ExtendIn(Strict):
+    minutes: int = Field(ge=1, le=720)
+
+
+class OverrunConflictOut(BaseModel):
+    site_id: int
+    site_name: str
+    conference_id: int
+    conference_number: str
+    start: datetime
+    end: datetime
+
+
+class ExtendedOut(ConferenceOut):
+    overrun_conflicts: list[OverrunConflictOut]
+
+
+class CancelIn(Strict):
+    scope: Scope = Scope.THIS
+
+
+class MoveIn(Strict):
+    start: AwareDatetime
+    end: AwareDatetime
+    scope: Scope = Scope.THIS
+
+
+class ConferencesOut(BaseModel):
+    items: list[ConferenceOut]
+
+
+ConferenceIn.model_rebuild()

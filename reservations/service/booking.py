@@ -13,7 +13,8 @@ from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput
 from bridgedesk.identity import Actor, Role
 from reservations.deadlines import confirmation_due
-from reservations.models import Conference, ConferenceStatus, Site, SiteHold
+from reservations.models import Conference, ConferenceStatus, Customer, Site, SiteHold
+from reservations.service import capacity, notifications
 from reservations.service.confirmation import confirm_automatically_if_eligible
 from reservations.service.queries import get_conference
 from reservations.service.registry import customer_zone, get_customer, sites_by_id
@@ -21,7 +22,7 @@ from reservations.service.registry import customer_zone, get_customer, sites_by_
 # "At most 24 h" per conference (SPEC §3).
 MAX_CONFERENCE_LENGTH = timedelta(hours=24)
 # Exclusion-constraint violation on PostgreSQL.
-_EXCLUSION_VIOLATION = "23P01"
+EXCLUSION_VIOLATION = "23P01"
 
 BOOKING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.SCHEDULER})
 RECORDING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
@@ -65,6 +66,7 @@ class SiteConflict:
     conference_number: str
     start: datetime
     end: datetime
+    conference_id: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,25 +115,42 @@ async def find_conflicts(
         query = query.where(SiteHold.conference_id != excluding_conference)
     rows = (await session.execute(query)).all()
     return [
-        SiteConflict(hold.site_id, site_name, number or "", hold.starts_at, hold.ends_at)
+        SiteConflict(
+            hold.site_id,
+            site_name,
+            number or "",
+            hold.starts_at,
+            hold.ends_at,
+            hold.conference_id,
+        )
         for hold, number, site_name in rows
     ]
 
 
-def sites_busy(conflicts: Sequence[SiteConflict]) -> SitesBusy:
-    named = "; ".join(
+def describe_conflicts(conflicts: Sequence[SiteConflict]) -> str:
+    return "; ".join(
         f"{c.site_name} is held by {c.conference_number} "
         f"({c.start:%Y-%m-%d %H:%M}-{c.end:%H:%M} UTC)"
         for c in conflicts
     )
+
+
+def sites_busy(conflicts: Sequence[SiteConflict]) -> SitesBusy:
     return SitesBusy(
-        f"Not booked: {named}.", conflicts=[conflict.as_dict() for conflict in conflicts]
+        f"Not booked: {describe_conflicts(conflicts)}.",
+        conflicts=[conflict.as_dict() for conflict in conflicts],
     )
 
 
-async def _requested_sites(
+@dataclass(frozen=True)
+class ChosenSite:
+    site: Site
+    speed_kbps: int
+
+
+async def requested_sites(
     session: AsyncSession, customer_id: int, requests: Sequence[SiteRequest]
-) -> list[tuple[Site, int]]:
+) -> list[ChosenSite]:
     """Each requested site with its speed; unknown and other customers' sites are 422."""
     if not requests:
         raise InvalidBooking("A conference needs at least one site.")
@@ -155,16 +174,77 @@ async def _requested_sites(
                 f"{site.name} connects at most at {site.max_speed_kbps} kbps.",
                 site_ids=[site.id],
             )
-        chosen.append((site, speed))
+        chosen.append(ChosenSite(site, speed))
     return chosen
 
 
-async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> Conference:
-    """Book a conference, all sites or none; a taken site is a 409 naming every conflict."""
+def check_may_book(request: BookingRequest, by: Actor) -> None:
     if by.role not in BOOKING_ROLES:
         raise Forbidden("Your role may not book conferences.")
     if request.record and by.role not in RECORDING_ROLES:
         raise Forbidden("Only operators record conferences that were already held.")
+
+
+def new_conference(
+    request: BookingRequest,
+    customer: Customer,
+    chosen: Sequence[ChosenSite],
+    *,
+    start: datetime,
+    end: datetime,
+    by: Actor,
+    booked_at: datetime,
+    status: ConferenceStatus,
+) -> Conference:
+    return Conference(
+        customer_id=customer.id,
+        title=request.title,
+        leader_name=request.leader_name,
+        requester_id=by.user_id,
+        requester_name=by.name,
+        project_code=request.project_code,
+        features=list(request.features),
+        starts_at=start,
+        ends_at=end,
+        status=status,
+        recorded=request.record,
+        booked_at=booked_at,
+        adhoc=False,
+        overflow=False,
+        sites=[
+            SiteHold(
+                site_id=c.site.id, speed_kbps=c.speed_kbps, starts_at=start, ends_at=end, held=True
+            )
+            for c in chosen
+        ],
+    )
+
+
+async def insert_conference(session: AsyncSession, conference: Conference) -> Conference:
+    """Write the conference and its holds; a site taken meanwhile is SitesBusy, not a 500.
+
+    Two bookings that both passed the conflict check race here; on PostgreSQL the
+    exclusion constraint lets exactly one through.
+    """
+    session.add(conference)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
+            raise
+        site_ids = [hold.site_id for hold in conference.sites]
+        raise sites_busy(
+            await find_conflicts(session, site_ids, conference.starts_at, conference.ends_at)
+        ) from None
+    conference.number = f"C-{conference.booked_at.year}-{conference.id:06d}"
+    await session.flush()
+    return conference
+
+
+async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> Conference:
+    """Book a conference, all sites or none; a taken site is a 409 naming every conflict."""
+    check_may_book(request, by)
     customer = await get_customer(session, request.customer_id, by=by)
     check_times(request.start, request.end)
     now = utcnow()
@@ -173,57 +253,44 @@ async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> 
             raise InvalidBooking("A recorded conference must already be over.")
     elif request.start <= now:
         raise InvalidBooking("The start is in the past; book a future time or an ad hoc call.")
-    chosen = await _requested_sites(session, customer.id, request.sites)
-    site_ids = [site.id for site, _ in chosen]
+    chosen = await requested_sites(session, customer.id, request.sites)
 
-    conflicts = await find_conflicts(session, site_ids, request.start, request.end)
+    conflicts = await find_conflicts(
+        session, [c.site.id for c in chosen], request.start, request.end
+    )
     if conflicts:
         raise sites_busy(conflicts)
-
-    conference = Conference(
-        customer_id=customer.id,
-        title=request.title,
-        leader_name=request.leader_name,
-        requester_id=by.user_id,
-        requester_name=by.name,
-        project_code=request.project_code,
-        features=list(request.features),
-        starts_at=request.start,
-        ends_at=request.end,
-        status=ConferenceStatus.ENDED if request.record else ConferenceStatus.REQUESTED,
-        recorded=request.record,
+    conference = new_conference(
+        request,
+        customer,
+        chosen,
+        start=request.start,
+        end=request.end,
+        by=by,
         booked_at=now,
-        confirmation_due=None
-        if request.record
-        else confirmation_due(now, request.start, customer_zone(customer)),
-        sites=[
-            SiteHold(
-                site_id=site.id,
-                speed_kbps=speed,
-                starts_at=request.start,
-                ends_at=request.end,
-                held=True,
-            )
-            for site, speed in chosen
-        ],
+        status=ConferenceStatus.ENDED if request.record else ConferenceStatus.REQUESTED,
     )
-    session.add(conference)
-    try:
-        # Two bookings that both passed the check above race here; the exclusion
-        # constraint lets exactly one through.
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != _EXCLUSION_VIOLATION:
-            raise
-        raise sites_busy(
-            await find_conflicts(session, site_ids, request.start, request.end)
-        ) from None
-    conference.number = f"C-{now.year}-{conference.id:06d}"
     if not request.record:
-        await confirm_automatically_if_eligible(session, conference, [s for s, _ in chosen])
-    await session.flush()
+        placement = await capacity.place_scheduled(
+            session, [(request.start, request.end)], len(chosen)
+        )
+        conference.bridge_id = placement.bridge_id
+        conference.confirmation_due = confirmation_due(now, request.start, customer_zone(customer))
+    await insert_conference(session, conference)
+    if not request.record:
+        await confirm_automatically_if_eligible(session, conference, [c.site for c in chosen])
+        await notifications.booking_received(session, conference)
     return conference
+
+
+async def release(session: AsyncSession, conference: Conference) -> None:
+    """Cancel one conference and free its sites at once."""
+    if conference.status not in (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED):
+        raise NotCancellable(f"{conference.number} is {conference.status}; it cannot be cancelled.")
+    conference.status = ConferenceStatus.CANCELLED
+    conference.cancelled_at = utcnow()
+    for hold in conference.sites:
+        hold.held = False
 
 
 async def cancel(session: AsyncSession, conference_id: int, *, by: Actor) -> Conference:
@@ -231,11 +298,6 @@ async def cancel(session: AsyncSession, conference_id: int, *, by: Actor) -> Con
     if by.role not in BOOKING_ROLES:
         raise Forbidden("Your role may not cancel conferences.")
     conference = await get_conference(session, conference_id, by=by)
-    if conference.status not in (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED):
-        raise NotCancellable(f"{conference.number} is {conference.status}; it cannot be cancelled.")
-    conference.status = ConferenceStatus.CANCELLED
-    conference.cancelled_at = utcnow()
-    for hold in conference.sites:
-        hold.held = False
+    await release(session, conference)
     await session.flush()
     return conference

@@ -11,6 +11,7 @@ from bridgedesk.errors import Conflict, Forbidden
 from bridgedesk.identity import Actor, Role
 from bridgedesk.settings import get_settings
 from reservations.models import Conference, ConferenceStatus, Site
+from reservations.service import notifications
 from reservations.service.queries import get_conference
 
 CONFIRMING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
@@ -30,6 +31,7 @@ async def confirm(session: AsyncSession, conference_id: int, *, by: Actor) -> Co
         raise NotConfirmable(f"{conference.number} is {conference.status}, not requested.")
     _mark_confirmed(conference, by.name)
     await session.flush()
+    await notifications.conference_confirmed(session, conference)
     return conference
 
 
@@ -45,6 +47,8 @@ async def confirm_automatically_if_eligible(
     """A booking whose sites are all certified needs no operator (SPEC §3)."""
     if sites and all(site.certification_state == CERTIFIED for site in sites):
         _mark_confirmed(conference, AUTOMATIC)
+        await session.flush()
+        await notifications.conference_confirmed(session, conference)
         return True
     return False
 

@@ -1,0 +1,98 @@
+"""The emails reservations sends, each queued in the outbox inside the booking's transaction."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk import outbox
+from bridgedesk.models import User
+from bridgedesk.settings import get_settings
+from reservations.calendar import build_calendar
+from reservations.models import Conference, Customer, Site
+
+
+async def requester_email(session: AsyncSession, conference: Conference) -> str | None:
+    return await session.scalar(select(User.email).where(User.id == conference.requester_id))
+
+
+async def _site_names(session: AsyncSession, conference: Conference) -> dict[int, str]:
+    ids = [hold.site_id for hold in conference.sites]
+    rows = await session.execute(select(Site.id, Site.name).where(Site.id.in_(ids)))
+    return {site_id: name for site_id, name in rows.all()}
+
+
+async def _zone(session: AsyncSession, conference: Conference) -> str:
+    return (
+        await session.scalar(select(Customer.timezone).where(Customer.id == conference.customer_id))
+        or "UTC"
+    )
+
+
+async def booking_received(session: AsyncSession, conference: Conference) -> None:
+    await outbox.enqueue_email(
+        session,
+        topic="booking_received",
+        to=[await requester_email(session, conference) or ""],
+        template="reservations/email/booking_received.txt",
+        context={
+            "conference": conference,
+            "zone": await _zone(session, conference),
+            "site_names": await _site_names(session, conference),
+        },
+        dedupe_key=f"booking_received:{conference.id}",
+    )
+
+
+async def conference_confirmed(session: AsyncSession, conference: Conference) -> None:
+    """The requester's confirmation, with the meeting as an .ics invitation attached."""
+    zone = await _zone(session, conference)
+    site_names = await _site_names(session, conference)
+    invite = build_calendar(conference.title, zone, [conference], site_names)
+    await outbox.enqueue_email(
+        session,
+        topic="conference_confirmed",
+        to=[await requester_email(session, conference) or ""],
+        template="reservations/email/conference_confirmed.txt",
+        context={"conference": conference, "zone": zone, "site_names": site_names},
+        attachments=[outbox.Attachment(f"{conference.number}.ics", "text/calendar", invite)],
+        dedupe_key=f"conference_confirmed:{conference.id}:{conference.confirmed_at}",
+    )
+
+
+async def overrun_conflict(
+    session: AsyncSession,
+    running: Conference,
+    later: Conference,
+    site_names: Sequence[str],
+) -> None:
+    """Both conferences' schedulers and the operators hear that a meeting runs into another."""
+    recipients = [
+        await requester_email(session, running) or "",
+        await requester_email(session, later) or "",
+        get_settings().operators_email,
+    ]
+    await outbox.enqueue_email(
+        session,
+        topic="overrun_conflict",
+        to=recipients,
+        template="reservations/email/overrun_conflict.txt",
+        context={
+            "running": running,
+            "later": later,
+            "site_names": site_names,
+            "zone": await _zone(session, running),
+        },
+        dedupe_key=f"overrun_conflict:{running.id}:{later.id}:{running.ends_at.isoformat()}",
+    )
+
+
+async def adhoc_overflow(session: AsyncSession, conference: Conference) -> None:
+    await outbox.enqueue_email(
+        session,
+        topic="adhoc_overflow",
+        to=[get_settings().operators_email],
+        template="reservations/email/adhoc_overflow.txt",
+        context={"conference": conference, "site_names": await _site_names(session, conference)},
+        dedupe_key=f"adhoc_overflow:{conference.id}",
+    )

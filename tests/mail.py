@@ -1,0 +1,58 @@
+"""A real SMTP server (aiosmtpd) in the test process, and the fixture that points the app at it."""
+
+import email
+import email.policy
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from bridgedesk.settings import get_settings
+from tests.server_process import free_port
+
+
+class Mailbox:
+    """The aiosmtpd handler: keeps every message it is handed, with its envelope recipients."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def with_subject(self, fragment: str) -> list[tuple[list[str], EmailMessage]]:
+        return [(to, m) for to, m in self.received if fragment in str(m["Subject"])]
+
+
+class SmtpServer:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.mailbox = Mailbox()
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """A started SMTP server on a free loopback port, which the settings point at."""
+    server = SmtpServer(free_port())
+    monkeypatch.setenv("BRIDGEDESK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("BRIDGEDESK_SMTP_PORT", str(server.port))
+    monkeypatch.setenv("BRIDGEDESK_MAIL_FROM", "desk@bridgedesk.example")
+    get_settings.cache_clear()
+    server.start()
+    yield server
+    server.stop()
+    get_settings.cache_clear()

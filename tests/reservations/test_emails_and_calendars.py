@@ -1,0 +1,206 @@
+"""Notification emails over real SMTP (with their .ics invitations) and iCalendar feeds."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from icalendar import Calendar
+
+from bridgedesk.identity import Role
+from bridgedesk.jobs import send_outbox_job
+from tests.mail import smtp_server  # noqa: F401 - fixture
+
+NOW = datetime(2027, 2, 20, 12, 0, tzinfo=UTC)
+KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def _exdates(event) -> list[datetime]:
+    """EXDATE values whether the event has one EXDATE line or several."""
+    lines = event["EXDATE"] if isinstance(event["EXDATE"], list) else [event["EXDATE"]]
+    return [value.dt for line in lines for value in line.dts]
+
+
+def _events(ics: bytes) -> list:
+    calendar = Calendar.from_ical(ics)
+    return [c for c in calendar.walk("VEVENT")]
+
+
+async def test_confirmation_email_reaches_the_requester_with_an_ics_invitation(
+    db,
+    make_customer,
+    make_site,
+    make_user,
+    client_as,
+    smtp_server,  # noqa: F811
+):
+    customer = await make_customer(timezone="Pacific/Kiritimati")
+    site = await make_site(customer=customer, name="Harbour office", timezone="Pacific/Kiritimati")
+    scheduler = await make_user(Role.SCHEDULER, customer_id=customer.id)
+    api = await client_as(scheduler)
+    start = NOW + timedelta(days=3)
+    booked = (
+        await api.post(
+            "/api/v1/conferences",
+            json={
+                "customer_id": customer.id,
+                "title": "Harbour plan",
+                "leader_name": "Tei",
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=2)).isoformat(),
+                "sites": [{"site_id": site.id}],
+            },
+        )
+    ).json()
+    operator = await client_as(Role.OPERATOR)
+    confirmed = await operator.post(f"/api/v1/conferences/{booked['id']}/confirm")
+    assert confirmed.status_code == 200
+
+    assert await send_outbox_job() == 2  # "received" on booking, then the confirmation
+    [(recipients, message)] = smtp_server.mailbox.with_subject("Confirmed")
+    assert recipients == [scheduler.email]
+    assert booked["number"] in message["Subject"]
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_filename() == f"{booked['number']}.ics"
+    calendar = Calendar.from_ical(attachment.get_content())
+    assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Pacific/Kiritimati"]
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("DTSTART") == start.astimezone(KIRITIMATI)
+    assert event.decoded("DTSTART").tzinfo.key == "Pacific/Kiritimati"
+    assert event.decoded("DTEND") == start + timedelta(hours=2)
+    assert booked["number"] in str(event["SUMMARY"])
+    assert str(event["STATUS"]) == "CONFIRMED"
+    assert str(event["LOCATION"]) == "Harbour office"
+    # Delivered once: running the sender again sends nothing more.
+    assert await send_outbox_job() == 0
+
+
+async def test_overrun_notice_is_delivered_to_both_schedulers_and_operators(
+    db,
+    make_customer,
+    make_site,
+    make_user,
+    client_as,
+    smtp_server,  # noqa: F811
+):
+    customer = await make_customer()
+    site = await make_site(customer=customer)
+    first, second = [await make_user(Role.SCHEDULER, customer_id=customer.id) for _ in "ab"]
+    start = NOW + timedelta(hours=5)
+    ids = []
+    for offset, who in ((0, first), (1, second)):
+        api = await client_as(who)
+        s = start + timedelta(hours=offset)
+        ids.append(
+            (
+                await api.post(
+                    "/api/v1/conferences",
+                    json={
+                        "customer_id": customer.id,
+                        "title": f"M{offset}",
+                        "leader_name": "L",
+                        "start": s.isoformat(),
+                        "end": (s + timedelta(hours=1)).isoformat(),
+                        "sites": [{"site_id": site.id}],
+                    },
+                )
+            ).json()["id"]
+        )
+    operator = await client_as(Role.OPERATOR)
+    await operator.post(f"/api/v1/conferences/{ids[0]}/extend", json={"minutes": 15})
+    await send_outbox_job()
+    [(recipients, message)] = smtp_server.mailbox.with_subject("Overrun")
+    assert sorted(recipients) == sorted([first.email, second.email, "operators@localhost"])
+    assert "Neither meeting is cut" in message.get_content()
+
+
+async def test_site_feed_is_valid_icalendar_with_the_right_times(
+    db, make_customer, make_site, client_as
+):
+    customer = await make_customer(timezone="America/New_York")
+    site = await make_site(customer=customer, timezone="Pacific/Pago_Pago")
+    api = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    starts = [NOW + timedelta(days=d, hours=h) for d, h in ((1, 0), (2, 3))]
+    numbers = []
+    for s in starts:
+        numbers.append(
+            (
+                await api.post(
+                    "/api/v1/conferences",
+                    json={
+                        "customer_id": customer.id,
+                        "title": "Feed",
+                        "leader_name": "L",
+                        "start": s.isoformat(),
+                        "end": (s + timedelta(minutes=45)).isoformat(),
+                        "sites": [{"site_id": site.id}],
+                    },
+                )
+            ).json()["number"]
+        )
+    response = await api.get(f"/api/v1/sites/{site.id}/calendar.ics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(response.content)
+    assert calendar["VERSION"] == "2.0"
+    assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Pacific/Pago_Pago"]
+    events = sorted(calendar.walk("VEVENT"), key=lambda e: e.decoded("DTSTART"))
+    assert [e.decoded("DTSTART") for e in events] == starts
+    assert [e.decoded("DTEND") - e.decoded("DTSTART") for e in events] == [
+        timedelta(minutes=45)
+    ] * 2
+    assert [str(e["UID"]) for e in events] == [f"{n}@bridgedesk" for n in numbers]
+    assert {str(e["STATUS"]) for e in events} == {"TENTATIVE"}
+    # Another customer's scheduler gets nothing.
+    outsider = await client_as(Role.SCHEDULER)
+    assert (await outsider.get(f"/api/v1/sites/{site.id}/calendar.ics")).status_code == 404
+
+
+async def test_customer_feed_publishes_a_series_as_rrule_with_exceptions(
+    db, make_customer, make_site, client_as
+):
+    customer = await make_customer(timezone="America/New_York")
+    site = await make_site(customer=customer)
+    api = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    first = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
+    body = (
+        await api.post(
+            "/api/v1/conferences",
+            json={
+                "customer_id": customer.id,
+                "title": "Weekly",
+                "leader_name": "L",
+                "start": first.isoformat(),
+                "end": (first + timedelta(hours=1)).isoformat(),
+                "sites": [{"site_id": site.id}],
+                "recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=4"},
+            },
+        )
+    ).json()
+    occurrences = body["occurrences"]
+    await api.post(f"/api/v1/conferences/{occurrences[1]['id']}/cancel")
+    moved_start = datetime.fromisoformat(occurrences[2]["start"]) + timedelta(hours=2)
+    await api.patch(
+        f"/api/v1/conferences/{occurrences[2]['id']}",
+        json={
+            "start": moved_start.isoformat(),
+            "end": (moved_start + timedelta(hours=1)).isoformat(),
+        },
+    )
+    events = _events((await api.get(f"/api/v1/customers/{customer.id}/calendar.ics")).content)
+    [master] = [e for e in events if "RRULE" in e]
+    assert master["RRULE"]["FREQ"] == ["WEEKLY"] and master["RRULE"]["COUNT"] == [4]
+    assert master.decoded("DTSTART") == first
+    assert master.decoded("DTSTART").tzinfo.key == "America/New_York"
+    assert _exdates(master) == [datetime.fromisoformat(occurrences[1]["start"])]
+    [override] = [e for e in events if "RECURRENCE-ID" in e]
+    assert override.decoded("RECURRENCE-ID") == datetime.fromisoformat(occurrences[2]["start"])
+    assert override.decoded("DTSTART") == moved_start
+    assert str(override["UID"]) == str(master["UID"])
