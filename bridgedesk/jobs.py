@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from bridgedesk import outbox
 from bridgedesk.db import unit_of_work
 from bridgedesk.settings import get_settings
-from reservations.jobs import flag_overdue_confirmations_job
+from reservations.jobs import extend_overruns_job, flag_overdue_confirmations_job
 
 
 async def send_outbox_job() -> int:
@@ -36,6 +36,12 @@ def scheduled_jobs() -> tuple[ScheduledJob, ...]:
             flag_overdue_confirmations_job,
             settings.overdue_scan_seconds,
             "flag bookings past their confirmation deadline and tell operators",
+        ),
+        ScheduledJob(
+            "extend_overruns",
+            extend_overruns_job,
+            60,
+            "give live conferences near their end another 15 minutes (never cut an overrun)",
         ),
     )
 
