@@ -75,6 +75,35 @@ def _expand(rule: str, request: BookingRequest, zone_name: str) -> list[Occurren
         raise InvalidBooking(f"Recurrence: {error}") from None
 
 
+@dataclass(frozen=True)
+class PreviewedOccurrence:
+    index: int
+    start: datetime
+    end: datetime
+    conflicts: Sequence[SiteConflict]
+
+
+async def preview_series(
+    session: AsyncSession, request: BookingRequest, rule: str, *, by: Actor
+) -> list[PreviewedOccurrence]:
+    """What `book_series` would book, occurrence by occurrence, with each one's conflicts.
+
+    Nothing is written; the booking form shows this before the scheduler submits.
+    """
+    check_may_book(request, by)
+    customer = await get_customer(session, request.customer_id, by=by)
+    check_times(request.start, request.end)
+    occurrences = _expand(rule, request, customer.timezone)
+    chosen = await requested_sites(session, customer.id, request.sites)
+    site_ids = [c.site.id for c in chosen]
+    return [
+        PreviewedOccurrence(
+            o.index, o.start, o.end, await find_conflicts(session, site_ids, o.start, o.end)
+        )
+        for o in occurrences
+    ]
+
+
 async def book_series(
     session: AsyncSession,
     request: BookingRequest,

@@ -234,3 +234,37 @@ async def test_bad_rules_are_422_and_book_nothing(db, make_customer, make_site, 
         assert response.status_code == 422, rule
         assert "detail" in response.json()
     assert await db.scalar(select(func.count(Conference.id))) == 0
+
+
+async def test_preview_lists_every_occurrence_with_its_conflicts_and_writes_nothing(
+    db, make_customer, make_site, make_actor, make_conference
+):
+    from reservations.service.booking import BookingRequest, SiteRequest
+    from reservations.service.series import preview_series
+
+    customer = await make_customer(timezone="America/New_York")
+    site = await make_site(customer=customer)
+    blocker = await make_conference(
+        sites=[site], start=FIRST + timedelta(days=7), end=FIRST + timedelta(days=7, hours=2)
+    )
+    before = await db.scalar(select(func.count(Conference.id)))
+    preview = await preview_series(
+        db,
+        BookingRequest(
+            customer.id, "Weekly", "L", FIRST, FIRST + timedelta(hours=1), [SiteRequest(site.id)]
+        ),
+        "FREQ=WEEKLY;BYDAY=MO;COUNT=3",
+        by=await make_actor(Role.SCHEDULER, customer_id=customer.id),
+    )
+    # The third Monday is after the DST change: still 09:00 local, an hour earlier in UTC.
+    assert [p.start for p in preview] == [
+        FIRST,
+        FIRST + timedelta(days=7),
+        FIRST + timedelta(days=14, hours=-1),
+    ]
+    assert [[c.conference_number for c in p.conflicts] for p in preview] == [
+        [],
+        [blocker.number],
+        [],
+    ]
+    assert await db.scalar(select(func.count(Conference.id))) == before
