@@ -279,7 +279,13 @@ async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> 
     await insert_conference(session, conference)
     if not request.record:
         await confirm_automatically_if_eligible(session, conference, [c.site for c in chosen])
-        await notifications.booking_received(session, conference)
+        await notifications.booking_received(
+            session,
+            conference,
+            requester_email=by.email,
+            zone=customer.timezone,
+            site_names={c.site.id: c.site.name for c in chosen},
+        )
     return conference
 
 

@@ -29,18 +29,21 @@ async def _zone(session: AsyncSession, conference: Conference) -> str:
     )
 
 
-async def booking_received(session: AsyncSession, conference: Conference) -> None:
+async def booking_received(
+    session: AsyncSession,
+    conference: Conference,
+    *,
+    requester_email: str,
+    zone: str,
+    site_names: dict[int, str],
+) -> None:
+    """The requester's receipt; the caller already holds everything it shows."""
     await outbox.enqueue_email(
         session,
         topic="booking_received",
-        to=[await requester_email(session, conference) or ""],
+        to=[requester_email],
         template="reservations/email/booking_received.txt",
-        context={
-            "conference": conference,
-            "zone": await _zone(session, conference),
-            "site_names": await _site_names(session, conference),
-        },
-        dedupe_key=f"booking_received:{conference.id}",
+        context={"conference": conference, "zone": zone, "site_names": site_names},
     )
 
 

@@ -177,7 +177,13 @@ async def book_series(
         await insert_conference(session, conference)
         await confirm_automatically_if_eligible(session, conference, [c.site for c in chosen])
         booked.append(conference)
-    await notifications.booking_received(session, booked[0])
+    await notifications.booking_received(
+        session,
+        booked[0],
+        requester_email=by.email,
+        zone=customer.timezone,
+        site_names={c.site.id: c.site.name for c in chosen},
+    )
     return SeriesBooking(series, booked, skipped)
 
 
