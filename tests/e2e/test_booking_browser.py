@@ -1,0 +1,119 @@
+"""A scheduler books in a real Chromium against the real server, then meets a conflict."""
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.server_process import RunningServer, run_cli, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+# From `bridgedesk demo`: Acme's scheduler and one of Acme's sites, which the demo books only
+# 3 and 8 days ahead; the test books 12 days ahead.
+SCHEDULER, DEMO_PASSWORD = "scheduler@acme.example", "demo-password"
+SITE = "Denver Lab"
+ACME_ZONE = ZoneInfo("America/New_York")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    database_url = f"sqlite:///{tmp_path / 'bridgedesk.db'}"
+    run_cli(database_url, "demo")
+    with running_server(database_url, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    # A plain (sync) test: pytest-asyncio runs no loop here, so the sync API is free to start.
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def fill_booking(page: Page, title: str, day: str, start: str, end: str) -> None:
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Leader name").fill("Dana Leader")
+    page.get_by_label("Date", exact=True).fill(day)
+    page.get_by_label("Start time").fill(start)
+    page.get_by_label("End time").fill(end)
+    page.get_by_role("checkbox", name=SITE).check()
+
+
+def test_scheduler_books_and_sees_conflicts_before_and_after_submitting(
+    server: RunningServer, browser: Browser, tmp_path: Path
+) -> None:
+    page = browser.new_page(base_url=server.base_url, viewport={"width": 1300, "height": 900})
+    day = (datetime.now(UTC).astimezone(ACME_ZONE).date() + timedelta(days=12)).isoformat()
+
+    page.goto("/login")
+    page.get_by_label("Email").fill(SCHEDULER)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="My conferences")).to_be_visible()
+
+    page.get_by_role("link", name="Book", exact=True).click()
+    fill_booking(page, "Robot review", day, "10:00", "11:00")
+    preview = page.get_by_test_id("conflicts-preview")
+    expect(preview).to_contain_text("All chosen sites are free")
+    page.get_by_role("button", name="Book conference").click()
+
+    expect(page).to_have_url(re.compile(r"/conferences/\d+$"))
+    number = page.get_by_test_id("conference-number").inner_text()
+    assert re.fullmatch(r"C-\d{4}-\d{6}", number)
+    expect(page.get_by_test_id("status")).to_have_text("requested")
+    expect(page.get_by_test_id("starts")).to_contain_text(f"{day} 10:00 E")
+    # Booked 12 days ahead: confirmation is due within 8 h of booking, shown in Acme's zone.
+    expect(page.get_by_test_id("confirmation-due")).to_contain_text(re.compile(r"\d{2}:\d{2} E"))
+    page.screenshot(path=tmp_path / "1-booked.png", full_page=True)
+
+    page.get_by_role("link", name="My conferences").click()
+    row = page.locator(f"tr[data-conference='{number}']")
+    expect(row).to_contain_text("Robot review")
+    expect(row).to_contain_text("requested")
+    page.screenshot(path=tmp_path / "2-mine.png", full_page=True)
+
+    page.goto(f"/day?date={day}")
+    expect(page.get_by_test_id("day-grid").get_by_role("link", name=number)).to_be_visible()
+    page.screenshot(path=tmp_path / "3-day.png", full_page=True)
+
+    # The overlapping booking: named live, before submitting...
+    page.goto("/conferences/new")
+    fill_booking(page, "Clashing review", day, "10:30", "11:30")
+    expect(preview.get_by_test_id("conflicts")).to_contain_text(SITE)
+    expect(preview).to_contain_text(number)
+    expect(preview).to_contain_text(f"{day} 10:00 E")
+    page.screenshot(path=tmp_path / "4-preview.png", full_page=True)
+
+    # ...and refused with 409 after submitting, the entered values kept.
+    with page.expect_response(
+        lambda r: r.url.endswith("/conferences/new") and r.request.method == "POST"
+    ) as answer:
+        page.get_by_role("button", name="Book conference").click()
+    assert answer.value.status == 409
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_contain_text(SITE)
+    expect(refusal).to_contain_text(number)
+    expect(page.get_by_label("Title")).to_have_value("Clashing review")
+    page.screenshot(path=tmp_path / "5-refused.png", full_page=True)
