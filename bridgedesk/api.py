@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from bridgedesk import users
 from bridgedesk.auth import CurrentActor, authenticate, issue_token
-from bridgedesk.db import Db, database
+from bridgedesk.db import READ_ONLY, Db, database
 from bridgedesk.identity import Role
 from bridgedesk.models import User
 
@@ -32,7 +32,8 @@ class UserIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     password: Annotated[str, Field(min_length=8, max_length=200)]
     role: Role
-    customer_id: int | None = None
+    # An INTEGER key: larger values would overflow the database driver.
+    customer_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
 
 
 class UserOut(BaseModel):
@@ -83,6 +84,7 @@ async def healthz(response: Response) -> dict[str, str]:
     """200 when the database answers, 503 when it does not."""
     try:
         async with database.engine.connect() as connection:
+            await connection.execution_options(**{READ_ONLY: True})
             await connection.execute(text("SELECT 1"))
     except Exception as error:  # any failure to reach the database is "down"
         response.status_code = 503

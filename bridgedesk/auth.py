@@ -66,6 +66,8 @@ def actor_of(user: User) -> Actor:
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+    if "\x00" in email:  # no stored email holds NUL, and PostgreSQL refuses it as a parameter
+        raise BadCredentials()
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     # Verify against a dummy hash for unknown users too, so timing does not reveal who exists.
     stored = user.password_hash if user and user.active else _DUMMY_HASH

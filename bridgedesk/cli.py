@@ -33,11 +33,13 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _migrate(_: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     from bridgedesk.migrate import upgrade
 
     url = get_settings().database_url
     upgrade(url)
-    print(f"database at head: {url}")
+    print(f"database at head: {make_url(url).render_as_string(hide_password=True)}")
     return 0
 
 

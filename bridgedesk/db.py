@@ -78,6 +78,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+# Execution option marking a connection that never writes: on SQLite it skips the write lock.
+READ_ONLY = "bridgedesk_read_only"
+
+
 def install_sqlite_write_lock(sync_engine: Any) -> None:
     """Every SQLite transaction begins IMMEDIATE, taking the write lock before any check.
 
@@ -96,7 +100,11 @@ def install_sqlite_write_lock(sync_engine: Any) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection that only reads (the health check) must not queue behind writers.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine_for(url: str) -> AsyncEngine:

@@ -4,7 +4,6 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from bridgedesk.auth import CurrentActor, require_role
 from bridgedesk.clock import utcnow
@@ -29,6 +28,7 @@ from reservations.schemas import (
     ExtendedOut,
     ExtendIn,
     Id,
+    Instant,
     MoveIn,
     OccurrenceOut,
     OverrunConflictOut,
@@ -154,8 +154,8 @@ async def list_conferences(
     db: Db,
     actor: CurrentActor,
     site_id: Id | None = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     status: ConferenceStatus | None = None,
     customer_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -271,8 +271,8 @@ async def availability(
     db: Db,
     actor: CurrentActor,
     site_id: Annotated[list[Id], Query(min_length=1, max_length=100)],
-    from_: Annotated[AwareDatetime, Query(alias="from")],
-    to: AwareDatetime,
+    from_: Annotated[Instant, Query(alias="from")],
+    to: Instant,
 ) -> AvailabilityOut:
     if to <= from_ or to - from_ > MAX_AVAILABILITY_SPAN:
         raise InvalidInput("'to' must be after 'from' and at most 62 days later.")

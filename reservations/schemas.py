@@ -1,6 +1,6 @@
 """The JSON shapes of the reservations API (SPEC §9); models never leak out directly."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,6 +39,22 @@ def _sip_uri(value: str) -> str:
 # rather than overflowing the driver (a 500 on SQLite and PostgreSQL alike).
 MAX_ID = 2_147_483_647
 Id = Annotated[int, Ge(1), Le(MAX_ID)]
+# Instants far enough inside datetime's years 1-9999 that shifting them into any time zone
+# cannot overflow (year 9999 at -05:00 would be a 500, not a 422).
+INSTANT_YEARS = (1970, 9000)
+
+
+def _on_the_calendar(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not INSTANT_YEARS[0] <= year <= INSTANT_YEARS[1]:
+        raise ValueError(f"must lie between the years {INSTANT_YEARS[0]} and {INSTANT_YEARS[1]}")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_on_the_calendar)]
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 SipUri = Annotated[str, Field(min_length=5, max_length=300), AfterValidator(_sip_uri)]
@@ -202,8 +218,8 @@ class ConferenceIn(Strict):
     customer_id: Id
     title: Name
     leader_name: Name
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     sites: list[SiteRequestIn] = Field(min_length=1, max_length=200)
     project_code: str | None = Field(None, max_length=60)
     features: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
@@ -413,8 +429,8 @@ class CancelIn(Strict):
 
 
 class MoveIn(Strict):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     scope: Scope = Scope.THIS
 
 

@@ -31,8 +31,8 @@ def pg_url(database_name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database_name
 
 
-def create_pg_database(prefix: str = "bridgedesk_test") -> str:
-    """A fresh, migrated PostgreSQL database; returns its URL."""
+def create_pg_database(prefix: str = "bridgedesk_test", *, migrate: bool = True) -> str:
+    """A fresh PostgreSQL database, migrated unless told not to; returns its URL."""
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(
         sync_url(PG_ADMIN_URL), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
@@ -41,7 +41,8 @@ def create_pg_database(prefix: str = "bridgedesk_test") -> str:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
     url = pg_url(name)
-    upgrade(url)
+    if migrate:
+        upgrade(url)
     return url
 
 
