@@ -1,5 +1,6 @@
 """The shell's JSON routes: tokens, users, health."""
 
+from datetime import datetime
 from typing import Annotated, Self
 
 from fastapi import APIRouter, Response
@@ -7,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import text
 
 from bridgedesk import users
-from bridgedesk.auth import CurrentActor, authenticate, issue_token
+from bridgedesk.auth import FEED_KIND, CurrentActor, authenticate, issue_token
 from bridgedesk.db import READ_ONLY, Db, database
 from bridgedesk.identity import Role
 from bridgedesk.models import User
@@ -59,6 +60,21 @@ async def create_token(body: TokenIn, db: Db) -> TokenOut:
     user = await authenticate(db, body.email, body.password)
     secret, _ = await issue_token(db, user, kind="api")
     return TokenOut(access_token=secret)
+
+
+class FeedKeyOut(BaseModel):
+    key: str
+    expires_at: datetime
+    usage: str = "append ?key=<key> to a calendar.ics URL; it reads calendars and nothing else"
+
+
+@router.post("/api/v1/auth/feed-key", status_code=201, tags=["auth"])
+async def create_feed_key(db: Db, actor: CurrentActor) -> FeedKeyOut:
+    """A long-lived key for subscribing to calendar feeds from a calendar application."""
+    user = await db.get(User, actor.user_id)
+    assert user is not None
+    secret, token = await issue_token(db, user, kind=FEED_KIND)
+    return FeedKeyOut(key=secret, expires_at=token.expires_at)
 
 
 @router.get("/api/v1/users/me", tags=["users"])

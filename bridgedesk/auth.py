@@ -26,6 +26,11 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _hasher = PasswordHasher()
 
+# Calendar applications poll a feed URL for months; its key reads calendars and nothing else.
+FEED_KIND = "feed"
+FEED_KEY_PARAM = "key"
+TOKEN_LIFETIMES = {FEED_KIND: timedelta(days=365)}
+
 
 class BadCredentials(DomainError):
     status_code = 401
@@ -86,7 +91,7 @@ async def issue_token(session: AsyncSession, user: User, *, kind: str) -> tuple[
         kind=kind,
         csrf_token=secrets.token_urlsafe(24) if kind == "page" else None,
         created_at=now,
-        expires_at=now + timedelta(hours=get_settings().token_hours),
+        expires_at=now + TOKEN_LIFETIMES.get(kind, timedelta(hours=get_settings().token_hours)),
     )
     session.add(token)
     await session.flush()
@@ -152,6 +157,20 @@ async def _form_csrf(request: Request) -> str | None:
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+async def calendar_reader(request: Request, db: Db) -> Actor:
+    """Calendar feeds also take `?key=` (a feed token), as calendar applications send no header."""
+    key = request.query_params.get(FEED_KEY_PARAM)
+    if key:
+        found = await _token_owner(db, key, FEED_KIND)
+        if found is None:
+            raise NotAuthenticated("The calendar key is unknown or has expired.")
+        return actor_of(found[0])
+    return await current_actor(request, db)
+
+
+CalendarReader = Annotated[Actor, Depends(calendar_reader)]
 
 
 def require_role(*roles: Role) -> object:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from bridgedesk.auth import CurrentActor, require_role
+from bridgedesk.auth import CalendarReader, CurrentActor, require_role
 from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
@@ -243,12 +243,12 @@ async def get_series(series_id: Id, db: Db, actor: CurrentActor) -> SeriesOut:
 
 
 @router.get("/customers/{customer_id}/calendar.ics", response_class=Response)
-async def customer_calendar(customer_id: Id, db: Db, actor: CurrentActor) -> Response:
+async def customer_calendar(customer_id: Id, db: Db, actor: CalendarReader) -> Response:
     return _ics(await calendars.customer_feed(db, customer_id, by=actor), f"customer-{customer_id}")
 
 
 @router.get("/sites/{site_id}/calendar.ics", response_class=Response)
-async def site_calendar(site_id: Id, db: Db, actor: CurrentActor) -> Response:
+async def site_calendar(site_id: Id, db: Db, actor: CalendarReader) -> Response:
     return _ics(await calendars.site_feed(db, site_id, by=actor), f"site-{site_id}")
 
 

@@ -39,6 +39,7 @@ class Rule:
 ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/token"): Rule(EVERYONE, public=True),
     ("GET", "/api/v1/users/me"): Rule(EVERYONE),
+    ("POST", "/api/v1/auth/feed-key"): Rule(EVERYONE),
     ("GET", "/api/v1/users"): Rule(USER_MANAGERS),
     ("POST", "/api/v1/users"): Rule(USER_MANAGERS, tenant=True),
     ("POST", "/api/v1/customers"): Rule(STAFF),

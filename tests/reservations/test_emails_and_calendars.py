@@ -204,3 +204,32 @@ async def test_customer_feed_publishes_a_series_as_rrule_with_exceptions(
     assert override.decoded("RECURRENCE-ID") == datetime.fromisoformat(occurrences[2]["start"])
     assert override.decoded("DTSTART") == moved_start
     assert str(override["UID"]) == str(master["UID"])
+
+
+async def test_a_feed_key_reads_calendars_without_a_header_and_nothing_else(
+    db, make_site, client_as, anonymous
+):
+    site = await make_site()
+    api = await client_as(Role.SCHEDULER, customer_id=site.customer_id)
+    issued = await api.post("/api/v1/auth/feed-key")
+    assert issued.status_code == 201
+    key = issued.json()["key"]
+    assert datetime.fromisoformat(issued.json()["expires_at"]) == NOW + timedelta(days=365)
+
+    feed = await anonymous.get(f"/api/v1/sites/{site.id}/calendar.ics", params={"key": key})
+    assert feed.status_code == 200
+    assert Calendar.from_ical(feed.content)["VERSION"] == "2.0"
+    customer_feed = await anonymous.get(
+        f"/api/v1/customers/{site.customer_id}/calendar.ics", params={"key": key}
+    )
+    assert customer_feed.status_code == 200
+    # The key is not a bearer token and opens no other route.
+    assert (await anonymous.get(f"/api/v1/sites/{site.id}", params={"key": key})).status_code == 401
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert (await anonymous.get("/api/v1/users/me", headers=bearer)).status_code == 401
+    wrong = await anonymous.get(f"/api/v1/sites/{site.id}/calendar.ics", params={"key": "nope"})
+    assert wrong.status_code == 401
+    # Tenancy still holds: another customer's site is not readable with this key.
+    other = await make_site()
+    foreign = await anonymous.get(f"/api/v1/sites/{other.id}/calendar.ics", params={"key": key})
+    assert foreign.status_code == 404
