@@ -98,6 +98,12 @@ async def issue_token(session: AsyncSession, user: User, *, kind: str) -> tuple[
     return secret, token
 
 
+async def delete_expired_tokens(session: AsyncSession) -> int:
+    """Expired tokens and sessions open nothing; dropping them keeps the lookup table small."""
+    result = await session.execute(delete(AuthToken).where(AuthToken.expires_at <= utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def revoke(session: AsyncSession, secret: str) -> None:
     await session.execute(delete(AuthToken).where(AuthToken.token_hash == _digest(secret)))
 

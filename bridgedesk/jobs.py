@@ -3,10 +3,15 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bridgedesk import outbox
+from bridgedesk import auth, outbox
 from bridgedesk.db import unit_of_work
 from bridgedesk.settings import get_settings
 from reservations.jobs import extend_overruns_job, flag_overdue_confirmations_job
+
+
+async def delete_expired_tokens_job() -> int:
+    async with unit_of_work() as session:
+        return await auth.delete_expired_tokens(session)
 
 
 async def send_outbox_job() -> int:
@@ -42,6 +47,12 @@ def scheduled_jobs() -> tuple[ScheduledJob, ...]:
             extend_overruns_job,
             60,
             "give live conferences near their end another 15 minutes (never cut an overrun)",
+        ),
+        ScheduledJob(
+            "delete_expired_tokens",
+            delete_expired_tokens_job,
+            3600,
+            "drop expired API tokens, page sessions and calendar keys",
         ),
     )
 

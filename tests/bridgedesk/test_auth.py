@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from bridgedesk.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
+from bridgedesk.jobs import delete_expired_tokens_job
 from bridgedesk.models import AuthToken
 from bridgedesk.settings import get_settings
 from reservations.models import Customer
@@ -81,6 +82,20 @@ async def test_token_expires(db, client_as):
         response = await api.get("/api/v1/users/me")
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
+
+
+async def test_expired_tokens_are_deleted_by_the_job_and_live_ones_kept(db, client_as):
+    issued = utcnow()
+    with time_machine.travel(issued, tick=False):
+        await client_as(Role.OPERATOR)
+    with time_machine.travel(issued + timedelta(hours=1), tick=False):
+        fresh = await client_as(Role.SCHEDULER)
+    hours = get_settings().token_hours
+    with time_machine.travel(issued + timedelta(hours=hours, minutes=1), tick=False):
+        assert await delete_expired_tokens_job() == 1
+        assert await delete_expired_tokens_job() == 0
+        assert (await fresh.get("/api/v1/users/me")).status_code == 200
+    assert await db.scalar(select(func.count(AuthToken.id))) == 1
 
 
 async def test_a_page_session_is_not_a_bearer_token(anonymous, make_user):
