@@ -16,17 +16,27 @@ from bridgedesk import api as shell_api
 from bridgedesk import pages as shell_pages
 from bridgedesk.db import database
 from bridgedesk.errors import DomainError, NotAuthenticated
+from bridgedesk.identity import Actor
 from bridgedesk.migrate import upgrade
 from bridgedesk.settings import get_settings
 from bridgedesk.web import render_error
 from reservations import api as reservations_api
-from reservations import pages as reservations_pages
+from reservations.pages import booking as booking_pages
+from reservations.pages import live as live_pages
+from reservations.pages import operators as operator_pages
+from reservations.pages import views as view_pages
 
 log = logging.getLogger(__name__)
 
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path in ("/healthz",)
+
+
+def _signed_in(request: Request) -> Actor | None:
+    """The actor a page's dependencies found before the error, so its page keeps the menu."""
+    actor = getattr(request.state, "actor", None)
+    return actor if isinstance(actor, Actor) else None
 
 
 def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -47,7 +57,9 @@ async def _domain_error(request: Request, error: Exception) -> Response:
     if isinstance(error, NotAuthenticated):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    return render_error(request, error.status_code, error.detail, error.data)
+    return render_error(
+        request, error.status_code, error.detail, error.data, actor=_signed_in(request)
+    )
 
 
 async def _invalid_request(request: Request, error: Exception) -> Response:
@@ -56,7 +68,9 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": errors}, status_code=422)
     summary = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
-    return render_error(request, 422, f"The form is not valid: {summary}", {})
+    return render_error(
+        request, 422, f"The form is not valid: {summary}", {}, actor=_signed_in(request)
+    )
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -65,7 +79,9 @@ async def _http_error(request: Request, error: Exception) -> Response:
         return JSONResponse(
             {"detail": error.detail}, status_code=error.status_code, headers=error.headers
         )
-    return render_error(request, error.status_code, str(error.detail), {})
+    return render_error(
+        request, error.status_code, str(error.detail), {}, actor=_signed_in(request)
+    )
 
 
 @asynccontextmanager
@@ -88,6 +104,7 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.include_router(shell_api.router)
     app.include_router(reservations_api.router)
     app.include_router(shell_pages.router)
-    app.include_router(reservations_pages.router)
+    for pages in (booking_pages, live_pages, view_pages, operator_pages):
+        app.include_router(pages.router)
     shell_pages.mount_static(app)
     return app

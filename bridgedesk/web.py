@@ -27,11 +27,18 @@ def render(
 
 
 def render_error(
-    request: Request, status_code: int, detail: str, data: dict[str, Any]
+    request: Request,
+    status_code: int,
+    detail: str,
+    data: dict[str, Any],
+    *,
+    actor: Actor | None = None,
 ) -> HTMLResponse:
+    """The error page; given the signed-in actor, it keeps the navigation bar."""
     return render(
         request,
         "bridgedesk/error.html",
         {"status_code": status_code, "detail": detail, "data": data},
+        actor=actor,
         status_code=status_code,
     )

@@ -1,6 +1,7 @@
-// Live availability check for the booking form: while the user fills it in, ask the server
-// which chosen sites are already held at that time. The form works without this script;
-// the server refuses a conflicting booking with the same list.
+// Live checks for the booking form: while the user fills it in, ask the server which chosen
+// sites are already held at that time or, for a repeating meeting, list every date of the
+// series as free or taken. The form works without this script: every Recurrence field is then
+// shown, and the server refuses a conflicting booking with the same list.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-conflicts-url]");
@@ -8,8 +9,51 @@
   if (!form || !preview || !window.fetch) {
     return;
   }
+  var repeat = form.querySelector("[data-repeat-choice]");
+  // date.getDay() order (Sunday first), as RFC 5545 weekday codes.
+  var WEEKDAY_CODES = ["SU", "MO", "TU", "WE", "TH", "FR", "SA"];
   var timer = null;
   var latest = 0;
+
+  function repeating() {
+    return repeat !== null && repeat.value !== "";
+  }
+
+  // Show only the Recurrence fields that apply to the chosen frequency.
+  function showRepeatFields() {
+    var chosen = repeat ? repeat.value : "";
+    form.querySelectorAll("[data-repeat-show]").forEach(function (part) {
+      var wanted = part.getAttribute("data-repeat-show");
+      part.hidden = chosen === "" || (wanted !== "any" && wanted !== chosen);
+    });
+  }
+
+  // A weekly series needs the first meeting's weekday: tick it if no day is ticked yet.
+  function tickFirstWeekday() {
+    if (!repeat || repeat.value !== "weekly") {
+      return;
+    }
+    var boxes = form.querySelectorAll("input[name=weekday]");
+    var anyTicked = Array.prototype.some.call(boxes, function (box) {
+      return box.checked;
+    });
+    var day = form.elements.namedItem("date");
+    if (anyTicked || !day || !day.value) {
+      return;
+    }
+    var code = WEEKDAY_CODES[new Date(day.value + "T12:00:00").getDay()];
+    boxes.forEach(function (box) {
+      box.checked = box.value === code;
+    });
+  }
+
+  // A count is needed unless the series ends on a date: propose a few meetings.
+  function proposeCount() {
+    var count = form.elements.namedItem("count");
+    if (repeating() && count && !count.value) {
+      count.value = "4";
+    }
+  }
 
   function query() {
     var params = new URLSearchParams();
@@ -23,8 +67,9 @@
 
   function check() {
     var ticket = ++latest;
+    var url = repeating() ? form.dataset.seriesPreviewUrl : form.dataset.conflictsUrl;
     preview.setAttribute("aria-busy", "true");
-    fetch(form.dataset.conflictsUrl + "?" + query(), {
+    fetch(url + "?" + query(), {
       credentials: "same-origin",
       headers: { Accept: "text/html" },
     })
@@ -57,8 +102,18 @@
     timer = window.setTimeout(check, 250);
   }
 
-  form.addEventListener("input", soon);
-  form.addEventListener("change", soon);
+  function changed(event) {
+    if (event.target === repeat || (event.target && event.target.name === "date")) {
+      showRepeatFields();
+      tickFirstWeekday();
+      proposeCount();
+    }
+    soon();
+  }
+
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  showRepeatFields();
   if (!preview.hasAttribute("data-skip-first-check")) {
     check();
   }

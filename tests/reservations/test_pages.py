@@ -1,7 +1,6 @@
 """The scheduler and operator pages, driven like a browser: session cookie, forms, CSRF."""
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,54 +12,8 @@ from sqlalchemy import func, select
 from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
-from bridgedesk.models import User
 from reservations.models import Conference, ConferenceStatus
-from tests.conftest import PASSWORD
-
-NEW_YORK = ZoneInfo("America/New_York")
-SignIn = Callable[[User], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def sign_in(app: Any, db: Any) -> AsyncIterator[SignIn]:
-    """`await sign_in(user)`: a client that signed in through the login form, cookie kept."""
-    clients: list[httpx.AsyncClient] = []
-
-    async def sign(user: User) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        )
-        clients.append(client)
-        response = await client.post("/login", data={"email": user.email, "password": PASSWORD})
-        assert response.status_code == 303, response.text
-        return client
-
-    yield sign
-    for client in clients:
-        await client.aclose()
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
-def booking_form(site_ids: list[int], day: str, start: str, end: str, **extra: str) -> Any:
-    return {
-        "title": "Quarterly review",
-        "leader_name": "Lee Leader",
-        "project_code": "PRJ-7",
-        "date": day,
-        "start": start,
-        "end": end,
-        "site_id": [str(i) for i in site_ids],
-        **extra,
-    }
-
-
-def local_day(days_ahead: int, zone: ZoneInfo = NEW_YORK) -> str:
-    return (utcnow().astimezone(zone).date() + timedelta(days=days_ahead)).isoformat()
+from tests.reservations.browsing import NEW_YORK, SignIn, booking_form, csrf_of, local_day
 
 
 @pytest.mark.parametrize(
