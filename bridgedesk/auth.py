@@ -140,7 +140,9 @@ async def current_actor(request: Request, db: Db) -> Actor:
         found = await _token_owner(db, secret.strip(), "api")
         if found is None:
             raise NotAuthenticated("The token is unknown or has expired.")
-        return actor_of(found[0])
+        actor = actor_of(found[0])
+        request.state.actor = actor
+        return actor
     found = await page_session(request, db)
     if found is None:
         raise NotAuthenticated()
@@ -150,7 +152,10 @@ async def current_actor(request: Request, db: Db) -> Actor:
         if not sent or not secrets.compare_digest(sent, token.csrf_token or ""):
             raise CsrfRejected()
     request.state.csrf_token = token.csrf_token
-    return actor_of(user)
+    # Error pages find the actor here and keep the navigation bar.
+    actor = actor_of(user)
+    request.state.actor = actor
+    return actor
 
 
 async def _form_csrf(request: Request) -> str | None:

@@ -7,7 +7,14 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from bridgedesk.auth import SESSION_COOKIE, BadCredentials, authenticate, issue_token, revoke
+from bridgedesk.auth import (
+    SESSION_COOKIE,
+    BadCredentials,
+    CurrentActor,
+    authenticate,
+    issue_token,
+    revoke,
+)
 from bridgedesk.db import Db
 from bridgedesk.identity import Role
 from bridgedesk.settings import get_settings
@@ -72,7 +79,9 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(request: Request, db: Db) -> Response:
+async def logout(request: Request, db: Db, actor: CurrentActor) -> Response:
+    """Signing out is a write like any other: it needs the form's CSRF token (checked by
+    `current_actor`), so no other site can sign a user out."""
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
         await revoke(db, secret)

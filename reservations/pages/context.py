@@ -7,32 +7,28 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk.auth import CurrentActor
+from bridgedesk.auth import current_actor
 from bridgedesk.errors import Forbidden, NotFound
 from bridgedesk.identity import Actor
 from reservations.models import Conference, ConferenceStatus, Customer
 from reservations.pages.forms import MAX_ID
-from reservations.service import registry
+from reservations.service import booking, live, registry
 
 # Statuses in which the pages offer to cancel, or to extend and add sites; the service decides.
-CANCELLABLE = (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED)
-OPEN = (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED, ConferenceStatus.LIVE)
+CANCELLABLE = booking.CANCELLABLE_STATUSES
+OPEN = live.OPEN_STATUSES
 # Where the confirm and cancel buttons may send the user back to (never another host).
 RETURN_PAGES = frozenset({"/confirmations", "/conferences/mine"})
 RETURN_PATTERN = re.compile(r"/(series|conferences)/\d{1,10}")
 
 
-async def remember_actor(request: Request, actor: CurrentActor) -> None:
-    """Error pages keep the navigation bar: the shell's error handler finds the actor here."""
-    request.state.actor = actor
-
-
 def page_router() -> APIRouter:
-    return APIRouter(include_in_schema=False, dependencies=[Depends(remember_actor)])
+    """Every reservations page needs a signed-in user (anyone else is sent to /login)."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(current_actor)])
 
 
 def back_to(return_to: str, default: str) -> RedirectResponse:

@@ -25,6 +25,8 @@ MAX_CONFERENCE_LENGTH = timedelta(hours=24)
 EXCLUSION_VIOLATION = "23P01"
 
 BOOKING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.SCHEDULER})
+# A booking can be cancelled or moved only before it starts.
+CANCELLABLE_STATUSES = (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED)
 RECORDING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
 
 
@@ -135,9 +137,9 @@ def describe_conflicts(conflicts: Sequence[SiteConflict]) -> str:
     )
 
 
-def sites_busy(conflicts: Sequence[SiteConflict]) -> SitesBusy:
+def sites_busy(conflicts: Sequence[SiteConflict], *, refused: str = "Not booked") -> SitesBusy:
     return SitesBusy(
-        f"Not booked: {describe_conflicts(conflicts)}.",
+        f"{refused}: {describe_conflicts(conflicts)}.",
         conflicts=[conflict.as_dict() for conflict in conflicts],
     )
 
@@ -291,7 +293,7 @@ async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> 
 
 async def release(session: AsyncSession, conference: Conference) -> None:
     """Cancel one conference and free its sites at once."""
-    if conference.status not in (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED):
+    if conference.status not in CANCELLABLE_STATUSES:
         raise NotCancellable(f"{conference.number} is {conference.status}; it cannot be cancelled.")
     conference.status = ConferenceStatus.CANCELLED
     conference.cancelled_at = utcnow()

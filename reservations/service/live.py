@@ -41,7 +41,8 @@ ADD_SITE_TARGET = timedelta(minutes=5)
 OVERRUN_STEP = timedelta(minutes=15)
 MAX_EXTENSION = timedelta(hours=12)
 AUTOMATIC = "automatic (ad hoc)"
-_OPEN = (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED, ConferenceStatus.LIVE)
+# A conference that has not ended can still be extended or joined by another site.
+OPEN_STATUSES = (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED, ConferenceStatus.LIVE)
 
 
 class NotExtendable(Conflict):
@@ -159,7 +160,7 @@ async def extend(
     else:
         _check_may_change(by)
         conference = await get_conference(session, conference_id, by=by)
-    if conference.status not in _OPEN:
+    if conference.status not in OPEN_STATUSES:
         raise NotExtendable(f"{conference.number} is {conference.status}.")
     step = timedelta(minutes=minutes)
     if not timedelta(minutes=1) <= step <= MAX_EXTENSION:
@@ -219,7 +220,7 @@ async def add_site(
     """Add a site to a booked or running conference if it is free until the conference ends."""
     _check_may_change(by)
     conference = await get_conference(session, conference_id, by=by)
-    if conference.status not in _OPEN:
+    if conference.status not in OPEN_STATUSES:
         raise NotExtendable(f"{conference.number} is {conference.status}; no site can join.")
     if any(hold.site_id == site_request.site_id for hold in conference.sites):
         raise SiteAlreadyIn()
@@ -229,7 +230,7 @@ async def add_site(
     end = max(conference.ends_at, start + timedelta(minutes=1))
     conflicts = await find_conflicts(session, [chosen.site.id], start, end)
     if conflicts:
-        raise sites_busy(conflicts)
+        raise sites_busy(conflicts, refused="Not added")
     if conference.status != ConferenceStatus.LIVE:
         await capacity.place_scheduled(session, [(start, end)], 1)
     hold = _new_hold(chosen, start, end, added_at=now)
@@ -240,7 +241,9 @@ async def add_site(
     except IntegrityError as error:
         if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
             raise
-        raise sites_busy(await find_conflicts(session, [chosen.site.id], start, end)) from None
+        raise sites_busy(
+            await find_conflicts(session, [chosen.site.id], start, end), refused="Not added"
+        ) from None
     return conference
 
 

@@ -93,8 +93,11 @@ async def preview_series(
     check_may_book(request, by)
     customer = await get_customer(session, request.customer_id, by=by)
     check_times(request.start, request.end)
+    if request.start <= utcnow():
+        raise InvalidBooking("The start is in the past.")
     occurrences = _expand(rule, request, customer.timezone)
-    chosen = await requested_sites(session, customer.id, request.sites)
+    # Dates alone can be previewed before any site is ticked.
+    chosen = await requested_sites(session, customer.id, request.sites) if request.sites else []
     site_ids = [c.site.id for c in chosen]
     return [
         PreviewedOccurrence(

@@ -185,7 +185,11 @@ async def test_logout_revokes_the_session(db, anonymous, make_user):
     await anonymous.post("/login", data={"email": user.email, "password": PASSWORD})
     secret = anonymous.cookies[SESSION_COOKIE]
     assert (await anonymous.get("/api/v1/users/me")).status_code == 200
-    response = await anonymous.post("/logout")
+    assert (await anonymous.post("/logout")).status_code == 403  # no CSRF token: refused
+    assert (await anonymous.get("/api/v1/users/me")).status_code == 200
+    page = (await anonymous.get("/conferences/mine")).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = await anonymous.post("/logout", data={"csrf_token": csrf})
     assert response.status_code == 303
     assert response.headers["location"] == "/login"
     assert await db.scalar(select(func.count(AuthToken.id)).where(AuthToken.kind == "page")) == 0
