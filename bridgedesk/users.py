@@ -66,9 +66,10 @@ async def create_user(session: AsyncSession, new: NewUser, *, by: Actor | None) 
         active=True,
         created_at=utcnow(),
     )
-    session.add(user)
     try:
+        # Added inside the savepoint: beginning one flushes whatever is pending.
         async with session.begin_nested():
+            session.add(user)
             await session.flush()
     except IntegrityError:
         raise EmailTaken() from None

@@ -159,7 +159,7 @@ async def requested_sites(
     ids = [r.site_id for r in requests]
     if len(set(ids)) != len(ids):
         raise InvalidBooking("A site is listed more than once.")
-    found = await sites_by_id(session, ids)
+    found = await sites_by_id(session, ids, lock=True)
     unknown = [i for i in ids if i not in found or found[i].customer_id != customer_id]
     if unknown:
         raise InvalidBooking(
@@ -228,9 +228,11 @@ async def insert_conference(session: AsyncSession, conference: Conference) -> Co
     Two bookings that both passed the conflict check race here; on PostgreSQL the
     exclusion constraint lets exactly one through.
     """
-    session.add(conference)
     try:
+        # The add belongs inside the savepoint: beginning one flushes what is pending, which
+        # would run the INSERTs outside it and lose the whole transaction on a conflict.
         async with session.begin_nested():
+            session.add(conference)
             await session.flush()
     except IntegrityError as error:
         if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:

@@ -28,7 +28,7 @@ from reservations.service.booking import (
     sites_busy,
 )
 from reservations.service.queries import ConferenceNotFound, get_conference
-from reservations.service.registry import get_customer
+from reservations.service.registry import get_customer, sites_by_id
 
 # "Certified sites connected within 5 min of the request (longer for sites not yet
 # certified; grows with the number of sites)."
@@ -166,10 +166,14 @@ async def extend(
     if not timedelta(minutes=1) <= step <= MAX_EXTENSION:
         raise InvalidInput("Extend by between 1 minute and 12 hours.")
     new_end = conference.ends_at + step
+    # Same order as bookings (sites by id): an extension and a booking queue, never deadlock.
+    await sites_by_id(session, sorted(h.site_id for h in conference.sites), lock=True)
+    overruns: list[OverrunConflict] = []
     for _attempt in range(3):
-        overruns = await _hold_until(session, conference, new_end)
         try:
+            # Changed inside the savepoint: beginning one flushes whatever is pending.
             async with session.begin_nested():
+                overruns = await _hold_until(session, conference, new_end)
                 await session.flush()
         except IntegrityError as error:
             if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
@@ -233,10 +237,10 @@ async def add_site(
         raise sites_busy(conflicts, refused="Not added")
     if conference.status != ConferenceStatus.LIVE:
         await capacity.place_scheduled(session, [(start, end)], 1)
-    hold = _new_hold(chosen, start, end, added_at=now)
-    conference.sites.append(hold)
     try:
+        # Changed inside the savepoint: beginning one flushes whatever is pending.
         async with session.begin_nested():
+            conference.sites.append(_new_hold(chosen, start, end, added_at=now))
             await session.flush()
     except IntegrityError as error:
         if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:

@@ -68,8 +68,7 @@ async def create_customer(session: AsyncSession, data: CustomerData) -> Customer
         primary_contact=data.primary_contact,
         created_at=utcnow(),
     )
-    session.add(customer)
-    await _flush_unique(session, f"A customer named {data.name!r} already exists.")
+    await _add_unique(session, customer, f"A customer named {data.name!r} already exists.")
     return customer
 
 
@@ -109,8 +108,7 @@ async def create_site(session: AsyncSession, data: SiteData, *, by: Actor) -> Si
         certification_state="registered",
         created_at=utcnow(),
     )
-    session.add(site)
-    await _flush_unique(session, f"{customer.name} already has a site named {data.name!r}.")
+    await _add_unique(session, site, f"{customer.name} already has a site named {data.name!r}.")
     return site
 
 
@@ -132,10 +130,21 @@ async def list_sites(
     return (await session.scalars(query)).all()
 
 
-async def sites_by_id(session: AsyncSession, site_ids: Sequence[int]) -> dict[int, Site]:
+async def sites_by_id(
+    session: AsyncSession, site_ids: Sequence[int], *, lock: bool = False
+) -> dict[int, Site]:
+    """The sites by id; `lock` takes them FOR NO KEY UPDATE until the transaction ends.
+
+    Bookings lock their sites in one global order (by id) before checking for conflicts: two
+    bookings of the same site then queue instead of both passing the check and meeting in the
+    exclusion constraint, where PostgreSQL may pick one as a deadlock victim (a 500).
+    """
     if not site_ids:
         return {}
-    rows = await session.scalars(select(Site).where(Site.id.in_(site_ids)))
+    query = select(Site).where(Site.id.in_(site_ids)).order_by(Site.id)
+    if lock:
+        query = query.with_for_update(key_share=True)
+    rows = await session.scalars(query)
     return {site.id: site for site in rows}
 
 
@@ -153,8 +162,7 @@ async def create_bridge(session: AsyncSession, data: BridgeData) -> Bridge:
     bridge = Bridge(
         name=data.name, sip_uri=data.sip_uri, ports=data.ports, adhoc_reserve=data.adhoc_reserve
     )
-    session.add(bridge)
-    await _flush_unique(session, f"A bridge named {data.name!r} already exists.")
+    await _add_unique(session, bridge, f"A bridge named {data.name!r} already exists.")
     return bridge
 
 
@@ -166,10 +174,14 @@ async def count_customers(session: AsyncSession) -> int:
     return await session.scalar(select(func.count(Customer.id))) or 0
 
 
-async def _flush_unique(session: AsyncSession, message: str) -> None:
-    """Flush inside a savepoint so a duplicate name is a clean 409 and the request lives on."""
+async def _add_unique(session: AsyncSession, row: object, message: str) -> None:
+    """Insert inside a savepoint so a duplicate name is a clean 409 and the request lives on.
+
+    The row is added inside the savepoint: beginning one flushes whatever is pending.
+    """
     try:
         async with session.begin_nested():
+            session.add(row)
             await session.flush()
     except IntegrityError:
         raise NameTaken(message) from None

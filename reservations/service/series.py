@@ -35,7 +35,7 @@ from reservations.service.booking import (
 )
 from reservations.service.confirmation import confirm_automatically_if_eligible
 from reservations.service.queries import get_conference
-from reservations.service.registry import customer_zone, get_customer
+from reservations.service.registry import customer_zone, get_customer, sites_by_id
 
 
 class Scope(StrEnum):
@@ -291,6 +291,8 @@ async def move(
             raise NotMovable(f"{member.number} is {member.status}; it cannot be moved.")
     plans = [(m, m.starts_at + shift, m.starts_at + shift + length) for m in members]
     moving_ids = {m.id for m in members}
+    # Same order as bookings (sites by id) so that a move and a booking queue, never deadlock.
+    await sites_by_id(session, sorted({h.site_id for m in members for h in m.sites}), lock=True)
     for member, new_start, new_end in plans:
         site_ids = [hold.site_id for hold in member.sites]
         conflicts = [
@@ -316,19 +318,20 @@ async def move(
         for hold in member.sites:
             hold.held = False
     await session.flush()
-    for member, new_start, new_end in plans:
-        member.starts_at, member.ends_at = new_start, new_end
-        for hold in member.sites:
-            hold.starts_at, hold.ends_at, hold.held = new_start, new_end, True
-        member.status = ConferenceStatus.REQUESTED
-        member.confirmed_at = None
-        member.confirmed_by = None
-        member.overdue_flagged_at = None
-        member.confirmation_due = confirmation_due(
-            now, new_start, zone, later_occurrence=member.occurrence_index not in (None, 0)
-        )
     try:
+        # Changed inside the savepoint: beginning one flushes whatever is pending.
         async with session.begin_nested():
+            for member, new_start, new_end in plans:
+                member.starts_at, member.ends_at = new_start, new_end
+                for hold in member.sites:
+                    hold.starts_at, hold.ends_at, hold.held = new_start, new_end, True
+                member.status = ConferenceStatus.REQUESTED
+                member.confirmed_at = None
+                member.confirmed_by = None
+                member.overdue_flagged_at = None
+                member.confirmation_due = confirmation_due(
+                    now, new_start, zone, later_occurrence=member.occurrence_index not in (None, 0)
+                )
             await session.flush()
     except IntegrityError as error:
         if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
