@@ -22,6 +22,7 @@ from bridgedesk.migrate import upgrade
 from bridgedesk.models import User
 from reservations.models import Bridge, Customer, Site
 from reservations.service import booking
+from tests.mail import SmtpServer, smtp_settings
 
 PG_ADMIN_URL = os.environ.get("BRIDGEDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-battery"
@@ -109,6 +110,20 @@ async def db(engines: Callable[[str], AsyncEngine], backend: str) -> AsyncIterat
             await transaction.rollback()
             database._engine = None
             database._sessions = None
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """A real SMTP server the app is pointed at; the test starts it (and may leave it down)."""
+    with smtp_settings(monkeypatch) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_server(smtp: SmtpServer) -> SmtpServer:
+    """A real SMTP server the app is pointed at, already accepting mail."""
+    smtp.start()
+    return smtp
 
 
 @pytest.fixture(scope="session")

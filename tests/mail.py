@@ -3,6 +3,7 @@
 import email
 import email.policy
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any
 
@@ -44,15 +45,16 @@ class SmtpServer:
             self._controller = None
 
 
-@pytest.fixture
-def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    """A started SMTP server on a free loopback port, which the settings point at."""
+@contextmanager
+def smtp_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """An SMTP server on a free loopback port that the settings point at, not yet started."""
     server = SmtpServer(free_port())
     monkeypatch.setenv("BRIDGEDESK_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("BRIDGEDESK_SMTP_PORT", str(server.port))
     monkeypatch.setenv("BRIDGEDESK_MAIL_FROM", "desk@bridgedesk.example")
     get_settings.cache_clear()
-    server.start()
-    yield server
-    server.stop()
-    get_settings.cache_clear()
+    try:
+        yield server
+    finally:
+        server.stop()
+        get_settings.cache_clear()

@@ -1,16 +1,12 @@
 """The outbox against a real SMTP server: delivered after commit, retried with backoff while the
 server is down and never lost, gone with a rolled-back transaction, queued once per key."""
 
-import email
-import email.policy
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from bridgedesk import outbox
@@ -18,51 +14,9 @@ from bridgedesk.db import unit_of_work
 from bridgedesk.jobs import send_outbox_job
 from bridgedesk.models import OutboxMessage
 from bridgedesk.settings import get_settings
-from tests.server_process import free_port
 
 TEMPLATE = "reservations/email/confirmation_overdue.txt"
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class Mailbox:
-    """The aiosmtpd handler: keeps every message it is handed."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-
-class SmtpServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.mailbox = Mailbox()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    """A real SMTP server on a free loopback port, which the settings point at (not started)."""
-    server = SmtpServer(free_port())
-    monkeypatch.setenv("BRIDGEDESK_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("BRIDGEDESK_SMTP_PORT", str(server.port))
-    monkeypatch.setenv("BRIDGEDESK_MAIL_FROM", "desk@bridgedesk.example")
-    get_settings.cache_clear()
-    yield server
-    server.stop()
-    get_settings.cache_clear()
 
 
 def _context(number: str = "C-2027-000042") -> dict[str, object]:

@@ -9,7 +9,6 @@ from icalendar import Calendar
 
 from bridgedesk.identity import Role
 from bridgedesk.jobs import send_outbox_job
-from tests.mail import smtp_server  # noqa: F401 - fixture
 
 NOW = datetime(2027, 2, 20, 12, 0, tzinfo=UTC)
 KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
@@ -38,7 +37,7 @@ async def test_confirmation_email_reaches_the_requester_with_an_ics_invitation(
     make_site,
     make_user,
     client_as,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     customer = await make_customer(timezone="Pacific/Kiritimati")
     site = await make_site(customer=customer, name="Harbour office", timezone="Pacific/Kiritimati")
@@ -88,7 +87,7 @@ async def test_overrun_notice_is_delivered_to_both_schedulers_and_operators(
     make_site,
     make_user,
     client_as,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     customer = await make_customer()
     site = await make_site(customer=customer)
