@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +27,15 @@ class Settings(BaseSettings):
     operators_email: str = "operators@localhost"
     # Outbox: a message that keeps failing is retried with backoff this many times.
     outbox_max_attempts: int = 12
+    # A sender's claim on the messages it delivers lasts this long; if the sender dies, they
+    # are sent again once it runs out. It must outlast an SMTP conversation (30 s a step).
+    outbox_lease_seconds: int = Field(default=300, ge=60)
+
+    # Bookings lock their sites (in id order) so that two bookings of one site queue rather
+    # than meet in the exclusion constraint, where PostgreSQL may abort one as a deadlock.
+    # The constraint alone already forbids double booking; turning this off only shows that
+    # (tests/server's no-constraint mode turns both off to prove its tests catch a race).
+    booking_site_lock: bool = True
 
     # How often the worker looks for bookings past their confirmation deadline.
     overdue_scan_seconds: int = 60

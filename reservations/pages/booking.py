@@ -88,33 +88,32 @@ async def _booking_page(db: AsyncSession, actor: Actor, form: BookingForm) -> di
     }
 
 
-async def _checked_draft(
+SITES_HINT = "Choose one or more sites to check whether they are free."
+
+
+async def _draft(
     db: AsyncSession, actor: Actor, form: BookingForm
 ) -> tuple[Customer, booking.BookingRequest] | str:
     """The form's customer and times if complete enough to check; else what is missing."""
     try:
         customer = await _booking_customer(db, actor, form)
-        draft = form.draft(customer)
-        booking.check_times(draft.start, draft.end)
+        return customer, form.draft(customer)
     except InvalidInput as incomplete:
         return incomplete.detail
-    if draft.start <= utcnow():
-        return "The start is in the past."
-    if not form.site_ids:
-        return "Choose one or more sites to check whether they are free."
-    return customer, draft
 
 
 async def _conflict_preview(db: AsyncSession, actor: Actor, form: BookingForm) -> dict[str, Any]:
     """What the live check under the form says: a hint while incomplete, else the conflicts."""
-    checked = await _checked_draft(db, actor, form)
-    if isinstance(checked, str):
-        return {"hint": checked}
-    customer, draft = checked
-    # Only the customer's own sites: other customers' bookings are none of the viewer's business.
-    known = await registry.sites_by_id(db, form.site_ids)
-    own = [i for i in form.site_ids if i in known and known[i].customer_id == customer.id]
-    found = await booking.find_conflicts(db, own, draft.start, draft.end)
+    drafted = await _draft(db, actor, form)
+    if isinstance(drafted, str):
+        return {"hint": drafted}
+    customer, draft = drafted
+    if not draft.sites:
+        return {"hint": SITES_HINT}
+    try:
+        found = await booking.preview_conflicts(db, draft, by=actor)
+    except InvalidInput as refusal:
+        return {"hint": refusal.detail}
     return {
         "checked": True,
         "zone": customer.timezone,
@@ -126,10 +125,12 @@ async def _conflict_preview(db: AsyncSession, actor: Actor, form: BookingForm) -
 
 async def _series_preview(db: AsyncSession, actor: Actor, form: BookingForm) -> dict[str, Any]:
     """Every date the Repeats section gives, each free or taken (and by which conference)."""
-    checked = await _checked_draft(db, actor, form)
-    if isinstance(checked, str):
-        return {"hint": checked}
-    customer, draft = checked
+    drafted = await _draft(db, actor, form)
+    if isinstance(drafted, str):
+        return {"hint": drafted}
+    customer, draft = drafted
+    if not draft.sites:
+        return {"hint": SITES_HINT}
     try:
         rule = form.rule()
         if rule is None:

@@ -16,7 +16,6 @@ from reservations.deadlines import confirmation_due
 from reservations.models import Conference, ConferenceStatus, Customer, Site, SiteHold
 from reservations.service import capacity, notifications
 from reservations.service.confirmation import confirm_automatically_if_eligible
-from reservations.service.queries import get_conference
 from reservations.service.registry import customer_zone, get_customer, sites_by_id
 
 # "At most 24 h" per conference (SPEC §3).
@@ -151,15 +150,23 @@ class ChosenSite:
 
 
 async def requested_sites(
-    session: AsyncSession, customer_id: int, requests: Sequence[SiteRequest]
+    session: AsyncSession,
+    customer_id: int,
+    requests: Sequence[SiteRequest],
+    *,
+    lock: bool = True,
 ) -> list[ChosenSite]:
-    """Each requested site with its speed; unknown and other customers' sites are 422."""
+    """Each requested site with its speed; unknown and other customers' sites are 422.
+
+    With `lock` (every write path) the sites stay locked until the transaction ends, so that
+    bookings of one site queue; previews read without locking.
+    """
     if not requests:
         raise InvalidBooking("A conference needs at least one site.")
     ids = [r.site_id for r in requests]
     if len(set(ids)) != len(ids):
         raise InvalidBooking("A site is listed more than once.")
-    found = await sites_by_id(session, ids, lock=True)
+    found = await sites_by_id(session, ids, lock=lock)
     unknown = [i for i in ids if i not in found or found[i].customer_id != customer_id]
     if unknown:
         raise InvalidBooking(
@@ -246,6 +253,23 @@ async def insert_conference(session: AsyncSession, conference: Conference) -> Co
     return conference
 
 
+def check_future(start: datetime) -> None:
+    if start <= utcnow():
+        raise InvalidBooking("The start is in the past; book a future time or an ad hoc call.")
+
+
+async def preview_conflicts(
+    session: AsyncSession, request: BookingRequest, *, by: Actor
+) -> list[SiteConflict]:
+    """What `book` would answer about taken sites, without writing or locking anything."""
+    check_may_book(request, by)
+    customer = await get_customer(session, request.customer_id, by=by)
+    check_times(request.start, request.end)
+    check_future(request.start)
+    chosen = await requested_sites(session, customer.id, request.sites, lock=False)
+    return await find_conflicts(session, [c.site.id for c in chosen], request.start, request.end)
+
+
 async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> Conference:
     """Book a conference, all sites or none; a taken site is a 409 naming every conflict."""
     check_may_book(request, by)
@@ -255,8 +279,8 @@ async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> 
     if request.record:
         if request.end > now:
             raise InvalidBooking("A recorded conference must already be over.")
-    elif request.start <= now:
-        raise InvalidBooking("The start is in the past; book a future time or an ad hoc call.")
+    else:
+        check_future(request.start)
     chosen = await requested_sites(session, customer.id, request.sites)
 
     conflicts = await find_conflicts(
@@ -301,13 +325,3 @@ async def release(session: AsyncSession, conference: Conference) -> None:
     conference.cancelled_at = utcnow()
     for hold in conference.sites:
         hold.held = False
-
-
-async def cancel(session: AsyncSession, conference_id: int, *, by: Actor) -> Conference:
-    """Cancel a booking that has not started; its sites are free again at once."""
-    if by.role not in BOOKING_ROLES:
-        raise Forbidden("Your role may not cancel conferences.")
-    conference = await get_conference(session, conference_id, by=by)
-    await release(session, conference)
-    await session.flush()
-    return conference

@@ -21,6 +21,7 @@ from reservations.service.booking import (
     ChosenSite,
     SiteConflict,
     SiteRequest,
+    check_times,
     find_conflicts,
     insert_conference,
     new_conference,
@@ -146,11 +147,12 @@ async def extend(
     *,
     by: Actor | None,
 ) -> tuple[Conference, list[OverrunConflict]]:
-    """Push a conference's end later; never refused and never cuts anything.
+    """Push a conference's end later; a later booking of its sites never refuses it.
 
     Each site stays held up to the next booking of that site; the overlap with that later
-    booking is reported and both schedulers and the operators are told. `by=None` is the
-    automatic overrun job.
+    booking is reported and both schedulers and the operators are told, and neither meeting
+    is cut. A meeting that has not started yet is still a booking: it keeps the 24-hour limit
+    and the bridges' capacity. `by=None` is the automatic overrun job.
     """
     if by is None:
         found = await session.get(Conference, conference_id)
@@ -165,9 +167,19 @@ async def extend(
     step = timedelta(minutes=minutes)
     if not timedelta(minutes=1) <= step <= MAX_EXTENSION:
         raise InvalidInput("Extend by between 1 minute and 12 hours.")
-    new_end = conference.ends_at + step
+    # A conference already past its end (the overrun job ran late) runs on from now.
+    old_end = conference.ends_at
+    if conference.status == ConferenceStatus.LIVE:
+        old_end = max(old_end, utcnow())
+    new_end = old_end + step
+    held = [h for h in conference.sites if h.held]
     # Same order as bookings (sites by id): an extension and a booking queue, never deadlock.
-    await sites_by_id(session, sorted(h.site_id for h in conference.sites), lock=True)
+    await sites_by_id(session, sorted(h.site_id for h in held), lock=True)
+    if conference.status != ConferenceStatus.LIVE:
+        check_times(conference.starts_at, new_end)
+        await capacity.place_scheduled(
+            session, [(conference.ends_at, new_end)], len(held), excluding={conference.id}
+        )
     overruns: list[OverrunConflict] = []
     for _attempt in range(3):
         try:
@@ -180,6 +192,8 @@ async def extend(
                 raise
             continue  # a booking landed in the gap meanwhile; hold up to it instead
         break
+    else:  # pragma: no cover - three bookings in a row landed in the same gap
+        raise Conflict("The sites' bookings are changing too fast; try again.")
     conference.ends_at = new_end
     await session.flush()
     by_later: dict[int, list[OverrunConflict]] = {}
@@ -296,7 +310,8 @@ async def mark_ended(session: AsyncSession, conference_id: int, at: datetime) ->
 async def extend_running_overruns(session: AsyncSession, *, lead: timedelta) -> int:
     """Live conferences about to reach their end get another 15 minutes (SPEC §3, overrun).
 
-    Safe to run twice: a conference extended once is no longer within `lead` of its end.
+    Safe to run twice: a conference extended once runs at least 15 minutes past now, more
+    than `lead`, so it is not due again.
     """
     now = utcnow()
     due = (

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden, NotFound
 from bridgedesk.identity import Actor, Role
+from bridgedesk.settings import get_settings
 from reservations.models import Bridge, Customer, Site, SiteKind
 
 
@@ -142,7 +143,7 @@ async def sites_by_id(
     if not site_ids:
         return {}
     query = select(Site).where(Site.id.in_(site_ids)).order_by(Site.id)
-    if lock:
+    if lock and get_settings().booking_site_lock:
         query = query.with_for_update(key_share=True)
     rows = await session.scalars(query)
     return {site.id: site for site in rows}

@@ -134,3 +134,35 @@ async def test_site_added_to_a_live_conference_is_held_from_now(
     hold = next(h for h in conference.sites if h.site_id == other.id)
     assert hold.added_at is not None
     assert hold.starts_at == max(hold.added_at, conference.starts_at)
+
+
+async def test_a_booking_not_yet_started_keeps_the_24_hour_limit_when_extended(
+    db, make_conference, client_as
+):
+    start = utcnow() + timedelta(days=2)
+    conference = await make_conference(start=start, end=start + timedelta(hours=23))
+    api = await client_as(Role.OPERATOR)
+    fine = await api.post(f"/api/v1/conferences/{conference.id}/extend", json={"minutes": 60})
+    assert fine.status_code == 200
+    too_long = await api.post(f"/api/v1/conferences/{conference.id}/extend", json={"minutes": 1})
+    assert too_long.status_code == 422
+    assert (
+        (await api.get(f"/api/v1/conferences/{conference.id}"))
+        .json()["end"]
+        .startswith((start + timedelta(hours=24)).isoformat()[:16])
+    )
+
+
+async def test_a_late_overrun_job_extends_from_now_not_from_the_missed_end(db, make_conference):
+    import time_machine
+
+    start = utcnow() + timedelta(minutes=1)
+    conference = await make_conference(start=start, end=start + timedelta(minutes=30))
+    await live.mark_live(db, conference.id)
+    # The worker was down: the job first runs 20 minutes after the scheduled end.
+    late = start + timedelta(minutes=50)
+    with time_machine.travel(late, tick=False):
+        assert await live.extend_running_overruns(db, lead=timedelta(minutes=5)) == 1
+        assert conference.ends_at == late + timedelta(minutes=15)
+        assert all(hold.ends_at == late + timedelta(minutes=15) for hold in conference.sites)
+        assert await live.extend_running_overruns(db, lead=timedelta(minutes=5)) == 0

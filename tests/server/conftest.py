@@ -1,9 +1,10 @@
 """The real `bridgedesk serve --workers 4` on a throwaway PostgreSQL database, seeded through
 the CLI and the API, and warmed-up HTTP clients that fire requests at it together.
 
-`BRIDGEDESK_TEST_WITHOUT_EXCLUSION=1` drops the exclusion constraint after migrating, leaving
-the application's check-then-insert as the only guard: the concurrency tests must then fail,
-which is how we know they would catch a broken constraint (see bench/README.md for counts).
+`BRIDGEDESK_TEST_WITHOUT_EXCLUSION=1` drops the exclusion constraint after migrating and starts
+the server without its per-site booking lock (BRIDGEDESK_BOOKING_SITE_LOCK=false), leaving a
+plain check-then-insert as the only guard: the concurrency tests must then fail, which is how we
+know they would catch a broken constraint (see bench/README.md for counts).
 """
 
 import os
@@ -116,7 +117,12 @@ def booking_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bookin
         run_cli(url, "user", "add", admin_email, "--role", "admin", "--password", PASSWORD)
         log_dir: Path = tmp_path_factory.mktemp("server")
         with (
-            running_server(url, log_dir, workers=WORKERS) as server,
+            running_server(
+                url,
+                log_dir,
+                workers=WORKERS,
+                extra_env={"BRIDGEDESK_BOOKING_SITE_LOCK": "false"} if WITHOUT_EXCLUSION else None,
+            ) as server,
             httpx.Client(base_url=server.base_url, timeout=HTTP_TIMEOUT) as admin,
         ):
             admin.headers["Authorization"] = f"Bearer {_token(admin, admin_email, PASSWORD)}"

@@ -1,8 +1,7 @@
 """Many clients booking at once through the real server never double-book a site.
 
-Both tests must fail when the exclusion constraint is dropped
-(`BRIDGEDESK_TEST_WITHOUT_EXCLUSION=1`): the application's check-then-insert alone lets
-racing bookings through.
+Both tests must fail when the exclusion constraint is dropped and the site lock turned off
+(`BRIDGEDESK_TEST_WITHOUT_EXCLUSION=1`): a plain check-then-insert lets racing bookings through.
 """
 
 import random
