@@ -15,8 +15,8 @@ async def delete_expired_tokens_job() -> int:
 
 
 async def send_outbox_job() -> int:
-    async with unit_of_work() as session:
-        return await outbox.send_due(session)
+    # No unit of work around it: the sender opens short ones and holds none while mailing.
+    return await outbox.send_due()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """The transactional outbox: notifications written with the change, sent after commit with retries.
 
-A message is committed together with the change it reports, so a crash never loses one; the
-sender holds each row's lock while it delivers, so two senders never deliver the same row.
-Delivery is at-least-once: a crash between the SMTP handover and the commit resends.
+A message is committed together with the change it reports, so a crash never loses one. The
+sender works in three steps so that no transaction stays open while a mail server talks:
+it claims due rows in one short transaction (pushing each one's next attempt a lease ahead,
+so another sender passes over it), delivers them with no transaction open, and records each
+outcome in its own short transaction. Delivery is at-least-once: a crash between the SMTP
+handover and the record resends the message once its lease has run out.
 """
 
 import asyncio
@@ -10,13 +13,14 @@ import base64
 import smtplib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
+from bridgedesk.db import unit_of_work
 from bridgedesk.models import OutboxMessage
 from bridgedesk.settings import Settings, get_settings
 from bridgedesk.templating import render_email
@@ -75,7 +79,98 @@ async def enqueue_email(
     return message
 
 
-def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
+@dataclass(frozen=True)
+class ClaimedEmail:
+    """What delivery needs of a claimed message, read before its claim committed."""
+
+    id: int
+    recipients: tuple[str, ...]
+    subject: str
+    body: str
+    attachments: tuple[Attachment, ...]
+    # Another sender may claim the message again from this instant on.
+    lease_until: datetime
+
+
+# smtplib's timeout for each step of the conversation; delivery starts only while at least
+# this much of the lease is left, so a slow server cannot stretch it past the lease.
+SMTP_TIMEOUT_SECONDS = 30
+
+
+async def claim_due(
+    session: AsyncSession, *, lease: timedelta, limit: int = 50
+) -> list[ClaimedEmail]:
+    """Claim up to `limit` due messages for `lease`: until then no other claim returns them."""
+    now = utcnow()
+    due = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.failed_at.is_(None),
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            # PostgreSQL: a concurrent claim skips these rows instead of waiting for them.
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    lease_until = now + lease
+    for message in due:
+        message.next_attempt_at = lease_until
+    await session.flush()
+    return [
+        ClaimedEmail(
+            id=message.id,
+            recipients=tuple(message.recipients),
+            subject=message.subject,
+            body=message.body,
+            attachments=tuple(
+                Attachment(a["filename"], a["content_type"], base64.b64decode(a["content_b64"]))
+                for a in message.attachments
+            ),
+            lease_until=lease_until,
+        )
+        for message in due
+    ]
+
+
+async def _unsent(session: AsyncSession, message_id: int) -> OutboxMessage | None:
+    """The message, locked for the record, unless it is gone or already marked sent."""
+    message = await session.get(OutboxMessage, message_id, with_for_update=True)
+    return message if message is not None and message.sent_at is None else None
+
+
+async def record_sent(session: AsyncSession, message_id: int) -> None:
+    """Mark the message sent, unless it already is."""
+    message = await _unsent(session, message_id)
+    if message is None:
+        return
+    message.attempts += 1
+    message.sent_at = utcnow()
+    message.last_error = None
+    # Handed over after all, e.g. by a sender whose lease had run out: sent is the truth.
+    message.failed_at = None
+    await session.flush()
+
+
+async def record_failure(session: AsyncSession, message_id: int, error: str) -> None:
+    """Count a failed attempt: retry later with backoff, or give up after the last attempt."""
+    message = await _unsent(session, message_id)
+    if message is None or message.failed_at is not None:
+        return
+    settings = get_settings()
+    message.attempts += 1
+    message.last_error = error[:2000]
+    if message.attempts >= settings.outbox_max_attempts:
+        message.failed_at = utcnow()
+    else:
+        message.next_attempt_at = utcnow() + retry_delay(message.attempts)
+    await session.flush()
+
+
+def build_email(message: ClaimedEmail, settings: Settings) -> EmailMessage:
     email = EmailMessage()
     email["From"] = settings.mail_from
     email["To"] = ", ".join(message.recipients)
@@ -83,18 +178,15 @@ def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
     email["Message-ID"] = f"<outbox-{message.id}@bridgedesk>"
     email.set_content(message.body)
     for attachment in message.attachments:
-        maintype, _, subtype = attachment["content_type"].partition("/")
+        maintype, _, subtype = attachment.content_type.partition("/")
         email.add_attachment(
-            base64.b64decode(attachment["content_b64"]),
-            maintype=maintype,
-            subtype=subtype,
-            filename=attachment["filename"],
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
     return email
 
 
 def _deliver(email: EmailMessage, settings: Settings) -> None:
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
         if settings.smtp_starttls:
             smtp.starttls()
         if settings.smtp_user:
@@ -107,38 +199,28 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-async def send_due(session: AsyncSession, *, limit: int = 50) -> int:
-    """Deliver messages that are due; returns how many were sent. Caller owns the transaction."""
+async def send_due(*, limit: int = 50) -> int:
+    """Deliver up to `limit` due messages; returns how many were sent.
+
+    Opens its own short units of work (claim, then one record per message) and holds none
+    while a mail server is being talked to, so a slow or unreachable server blocks no one.
+    """
     settings = get_settings()
-    now = utcnow()
-    due = (
-        await session.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.failed_at.is_(None),
-                OutboxMessage.next_attempt_at <= now,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    async with unit_of_work() as session:
+        claimed = await claim_due(
+            session, lease=timedelta(seconds=settings.outbox_lease_seconds), limit=limit
         )
-    ).all()
     sent = 0
-    for message in due:
+    for message in claimed:
+        if utcnow() + timedelta(seconds=SMTP_TIMEOUT_SECONDS) >= message.lease_until:
+            break  # the rest are claimed again once their lease runs out
         try:
             await asyncio.to_thread(_deliver, build_email(message, settings), settings)
         except (OSError, smtplib.SMTPException) as error:
-            message.attempts += 1
-            message.last_error = f"{type(error).__name__}: {error}"[:2000]
-            if message.attempts >= settings.outbox_max_attempts:
-                message.failed_at = utcnow()
-            else:
-                message.next_attempt_at = utcnow() + retry_delay(message.attempts)
+            async with unit_of_work() as session:
+                await record_failure(session, message.id, f"{type(error).__name__}: {error}")
             continue
-        message.attempts += 1
-        message.sent_at = utcnow()
-        message.last_error = None
+        async with unit_of_work() as session:
+            await record_sent(session, message.id)
         sent += 1
-    await session.flush()
     return sent

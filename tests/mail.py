@@ -1,7 +1,9 @@
 """A real SMTP server (aiosmtpd) in the test process, and the fixture that points the app at it."""
 
+import asyncio
 import email
 import email.policy
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -15,12 +17,22 @@ from tests.server_process import free_port
 
 
 class Mailbox:
-    """The aiosmtpd handler: keeps every message it is handed, with its envelope recipients."""
+    """The aiosmtpd handler: keeps every message it is handed, with its envelope recipients.
 
-    def __init__(self) -> None:
+    With a `gate`, each message's DATA waits (up to `gate_timeout`) until the gate is set, so a
+    test can look at the world while a delivery is in progress; `at_gate` says one is waiting.
+    """
+
+    def __init__(self, *, gate: threading.Event | None = None, gate_timeout: float = 20) -> None:
         self.received: list[tuple[list[str], EmailMessage]] = []
+        self.gate = gate
+        self.gate_timeout = gate_timeout
+        self.at_gate = threading.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.gate is not None:
+            self.at_gate.set()
+            await asyncio.to_thread(self.gate.wait, self.gate_timeout)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
