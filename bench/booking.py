@@ -105,9 +105,20 @@ def _token(client: httpx.Client, email: str) -> str:
 
 
 def seed(base_url: str, admin_email: str, clients: int, sites_per_booking: int) -> dict[str, Any]:
-    """A customer, a scheduler, and SITES_PER_BOOKING sites of its own for every client."""
+    """A bridge, a customer, a scheduler, and SITES_PER_BOOKING sites for every client.
+
+    The bridge is large enough never to refuse, but its presence makes every booking take the
+    capacity path it takes in production (hour locks and the busiest-instant sweep).
+    """
     with httpx.Client(base_url=base_url, timeout=TIMEOUT) as admin:
         admin.headers["Authorization"] = f"Bearer {_token(admin, admin_email)}"
+        bridge = {
+            "name": "Bench MCU",
+            "sip_uri": "sip:mcu@127.0.0.1",
+            "ports": 9000,
+            "adhoc_reserve": 100,
+        }
+        _created(admin.post("/api/v1/bridges", json=bridge))
         body = {"name": "Bench Corp", "timezone": "Europe/Zurich", "billing_emails": []}
         customer_id = _created(admin.post("/api/v1/customers", json=body))["id"]
         scheduler = "scheduler@bench.example"
