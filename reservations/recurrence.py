@@ -4,7 +4,9 @@ The rule is applied to local wall-clock times and each occurrence is then placed
 so a 09:00 meeting stays at 09:00 across daylight-saving changes (its UTC time moves).
 """
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -58,6 +60,11 @@ def _local_until(value: str, zone: ZoneInfo) -> datetime:
     raise InvalidRecurrence(f"UNTIL {value!r} is not an RFC 5545 date or date-time")
 
 
+def _whole_number(value: str) -> int | None:
+    """ASCII digits only: str.isdigit also accepts characters such as "²" that int() refuses."""
+    return int(value) if re.fullmatch(r"[0-9]+", value) else None
+
+
 def normalized_rule(rule: str) -> str:
     """The rule as stored and published (upper case, RRULE: prefix dropped); checks its shape."""
     parts = _parts(rule)
@@ -66,8 +73,11 @@ def normalized_rule(rule: str) -> str:
         raise InvalidRecurrence("FREQ must be DAILY, WEEKLY or MONTHLY")
     if ("COUNT" in parts) == ("UNTIL" in parts):
         raise InvalidRecurrence("give exactly one of COUNT or UNTIL")
-    if "COUNT" in parts and not parts["COUNT"].isdigit():
+    if "COUNT" in parts and _whole_number(parts["COUNT"]) is None:
         raise InvalidRecurrence("COUNT must be a whole number")
+    # INTERVAL=0 repeats one instant; a negative one makes dateutil fail mid-expansion.
+    if "INTERVAL" in parts and (_whole_number(parts["INTERVAL"]) or 0) < 1:
+        raise InvalidRecurrence("INTERVAL must be a whole number of at least 1")
     return ";".join(f"{key}={value}" for key, value in parts.items())
 
 
@@ -93,25 +103,62 @@ def expand(
         rules = rrulestr(text, dtstart=local_first)
     except (ValueError, TypeError) as error:
         raise InvalidRecurrence(f"the rule cannot be read: {error}") from None
-    limit = local_first + MAX_SERIES_SPAN
-    occurrences: list[Occurrence] = []
-    for index, local in enumerate(rules):
-        if local > limit:
-            raise InvalidRecurrence("a series may span at most 2 years")
-        if index >= MAX_OCCURRENCES:
-            raise InvalidRecurrence(f"a series may have at most {MAX_OCCURRENCES} occurrences")
-        start = _place(local, zone)
-        occurrences.append(Occurrence(index, start, start + duration))
+    occurrences = [
+        Occurrence(index, start, start + duration)
+        for index, start in enumerate(_starts(rules, local_first, zone))
+    ]
     if not occurrences:
         raise InvalidRecurrence("the rule gives no occurrence")
     if occurrences[0].start != first_start.astimezone(UTC):
         raise InvalidRecurrence(
             "the first occurrence must be the conference's start (check BYDAY against the date)"
         )
+    _refuse_overlaps(occurrences)
     return occurrences
 
 
-def _place(local: datetime, zone: ZoneInfo) -> datetime:
+def _starts(rules: Iterable[datetime], local_first: datetime, zone: ZoneInfo) -> list[datetime]:
+    """The occurrences' UTC starts, within the series limits."""
+    limit = local_first + MAX_SERIES_SPAN
+    starts: list[datetime] = []
+    for local in _walk(rules):
+        if local > limit:
+            raise InvalidRecurrence("a series may span at most 2 years")
+        if len(starts) >= MAX_OCCURRENCES:
+            raise InvalidRecurrence(f"a series may have at most {MAX_OCCURRENCES} occurrences")
+        # dateutil drops the start's microseconds; put them back so the first one matches it.
+        starts.append(place(local.replace(microsecond=local_first.microsecond), zone))
+    return starts
+
+
+def _walk(rules: Iterable[datetime]) -> Iterator[datetime]:
+    """dateutil's expansion; its failures while iterating (e.g. BYDAY=9MO, an IndexError) are
+    the rule's fault, told as such rather than as a server error."""
+    iterator = iter(rules)
+    while True:
+        try:
+            local = next(iterator)
+        except StopIteration:
+            return
+        except (ValueError, OverflowError, IndexError) as error:
+            raise InvalidRecurrence(f"the rule cannot be expanded: {error}") from None
+        yield local
+
+
+def _refuse_overlaps(occurrences: Sequence[Occurrence]) -> None:
+    """Two meetings of one series would hold the same sites at once (e.g. 24 h across a DST
+    change, when a day has 23 h)."""
+    for current, following in itertools.pairwise(occurrences):
+        if current.end > following.start:
+            raise InvalidRecurrence(
+                "the meetings overlap each other: the one starting "
+                f"{current.start:%Y-%m-%d %H:%M} UTC runs past the next one's start "
+                f"({following.start:%Y-%m-%d %H:%M} UTC); shorten the meeting or space the "
+                "occurrences further apart"
+            )
+
+
+def place(local: datetime, zone: ZoneInfo) -> datetime:
     """A wall-clock time in the zone as UTC; a time skipped by a DST jump moves forward."""
     aware = local.replace(tzinfo=zone)
     roundtrip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)

@@ -1,17 +1,16 @@
 """Calendar feeds: a customer's or a site's bookings as iCalendar, series as RRULEs."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Actor
-from reservations.calendar import SeriesRule, build_calendar
+from reservations.calendar import SeriesRule, build_calendar, series_rule
 from reservations.models import Conference, ConferenceStatus, Series, Site, SiteHold
-from reservations.recurrence import expand
+from reservations.recurrence import InvalidRecurrence
 from reservations.service.registry import get_customer, get_site
 
 # Feeds show what is coming and the recent past, not a customer's whole history.
@@ -50,6 +49,32 @@ async def site_feed(session: AsyncSession, site_id: int, *, by: Actor) -> bytes:
     )
 
 
+async def _members_by_series(
+    session: AsyncSession, series_ids: Collection[int]
+) -> dict[int, list[Conference]]:
+    """Every meeting of these series, however old.
+
+    A series is published whole (its RRULE reaches back to its first meeting), so every
+    original start needs its meeting at hand: one beyond the feed's history would otherwise
+    look missing and be excluded although it was held.
+    """
+    members: dict[int, list[Conference]] = {series_id: [] for series_id in series_ids}
+    rows = await session.scalars(
+        select(Conference)
+        .where(Conference.series_id.in_(list(series_ids)))
+        .order_by(Conference.starts_at)
+    )
+    for conference in rows:
+        assert conference.series_id is not None
+        members[conference.series_id].append(conference)
+    return members
+
+
+def _site_in_every_meeting(site_id: int, members: Sequence[Conference]) -> bool:
+    live = [m for m in members if m.status != ConferenceStatus.CANCELLED]
+    return all(any(h.site_id == site_id and h.held for h in m.sites) for m in live)
+
+
 async def _calendar(
     session: AsyncSession,
     name: str,
@@ -58,30 +83,27 @@ async def _calendar(
     *,
     site_id: int | None,
 ) -> bytes:
-    site_ids = {hold.site_id for c in conferences for hold in c.sites}
+    series_ids = sorted({c.series_id for c in conferences if c.series_id is not None})
+    members = await _members_by_series(session, series_ids)
+    rules: dict[int, SeriesRule] = {}
+    for series_id in series_ids:
+        if site_id is not None and not _site_in_every_meeting(site_id, members[series_id]):
+            continue  # the site is in only some meetings of this series: list them one by one
+        series = await session.get(Series, series_id)
+        assert series is not None
+        try:
+            rules[series_id] = series_rule(series)
+        except InvalidRecurrence:
+            # Stored before its rule was refused (e.g. INTERVAL=0): its meetings one by one.
+            continue
+    visible = [
+        c
+        for c in conferences
+        if c.series_id not in rules and c.status != ConferenceStatus.CANCELLED
+    ] + [m for series_id in rules for m in members[series_id]]
+    site_ids = {hold.site_id for c in visible for hold in c.sites}
     names = {
         row.id: row.name
         for row in (await session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids))))
     }
-    rules: dict[int, SeriesRule] = {}
-    for series_id in {c.series_id for c in conferences if c.series_id is not None}:
-        series = await session.get(Series, series_id)
-        assert series is not None
-        members = [c for c in conferences if c.series_id == series_id]
-        live = [m for m in members if m.status != ConferenceStatus.CANCELLED]
-        if site_id is not None and not all(
-            any(h.site_id == site_id and h.held for h in m.sites) for m in live
-        ):
-            continue  # the site is in only some meetings of this series: list them one by one
-        zone = ZoneInfo(series.timezone)
-        originals = [
-            o.start
-            for o in expand(
-                series.rrule, series.first_start, timedelta(minutes=series.duration_minutes), zone
-            )
-        ]
-        rules[series_id] = SeriesRule(series_id, series.rrule, series.first_start, originals)
-    visible = [
-        c for c in conferences if c.series_id in rules or c.status != ConferenceStatus.CANCELLED
-    ]
     return build_calendar(name, zone_name, visible, names, rules)

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk import outbox
 from bridgedesk.models import User
 from bridgedesk.settings import get_settings
-from reservations.calendar import build_calendar
-from reservations.models import Conference, Customer, Site
+from reservations.calendar import build_calendar, series_rule
+from reservations.models import Conference, Customer, Series, Site
 
 
 async def requester_email(session: AsyncSession, conference: Conference) -> str | None:
@@ -60,6 +60,41 @@ async def conference_confirmed(session: AsyncSession, conference: Conference) ->
         context={"conference": conference, "zone": zone, "site_names": site_names},
         attachments=[outbox.Attachment(f"{conference.number}.ics", "text/calendar", invite)],
         dedupe_key=f"conference_confirmed:{conference.id}:{conference.confirmed_at}",
+    )
+
+
+async def series_confirmed(
+    session: AsyncSession, series: Series, confirmed: Sequence[Conference]
+) -> None:
+    """One email for meetings of a series confirmed together (e.g. automatically on booking),
+    with the whole series as it stands attached: one event with its RRULE, exceptions and
+    moved meetings, instead of an invitation per meeting."""
+    first = min(confirmed, key=lambda c: c.starts_at)
+    members = (
+        await session.scalars(
+            select(Conference)
+            .where(Conference.series_id == series.id)
+            .order_by(Conference.starts_at)
+        )
+    ).all()
+    site_names = await _site_names(session, first)
+    invite = build_calendar(
+        first.title, series.timezone, members, site_names, {series.id: series_rule(series)}
+    )
+    await outbox.enqueue_email(
+        session,
+        topic="series_confirmed",
+        to=[await requester_email(session, first) or ""],
+        template="reservations/email/series_confirmed.txt",
+        context={
+            "series": series,
+            "confirmed": sorted(confirmed, key=lambda c: c.starts_at),
+            "first": first,
+            "zone": await _zone(session, first),
+            "site_names": site_names,
+        },
+        attachments=[outbox.Attachment(f"series-{series.id}.ics", "text/calendar", invite)],
+        dedupe_key=f"series_confirmed:{series.id}:{first.id}:{first.confirmed_at}",
     )
 
 

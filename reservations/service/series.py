@@ -1,12 +1,14 @@
 """Recurring series: booked all-or-nothing (or skipping taken dates), moved and cancelled
 one occurrence at a time or from one occurrence on."""
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +17,11 @@ from bridgedesk.errors import Conflict, Forbidden, NotFound
 from bridgedesk.identity import Actor
 from reservations.deadlines import confirmation_due
 from reservations.models import Conference, ConferenceStatus, Series
-from reservations.recurrence import InvalidRecurrence, Occurrence, canonical_rule, expand
+from reservations.recurrence import InvalidRecurrence, Occurrence, canonical_rule, expand, place
 from reservations.service import capacity, notifications
 from reservations.service.booking import (
     BOOKING_ROLES,
+    CANCELLABLE_STATUSES,
     EXCLUSION_VIOLATION,
     BookingRequest,
     InvalidBooking,
@@ -66,9 +69,29 @@ class SeriesBooking:
     skipped: list[SkippedOccurrence] = field(default_factory=list)
 
 
-def _expand(rule: str, request: BookingRequest, zone_name: str) -> list[Occurrence]:
-    from zoneinfo import ZoneInfo
+def series_deadline(
+    now: datetime, start: datetime, zone: ZoneInfo, *, index: int | None, first_booked: int | None
+) -> datetime:
+    """The series rule: "first meeting by the lead-time rules, each later one within 48 h".
 
+    The first meeting is the series' first *booked* one: an occurrence skipped because it was
+    taken was never booked. A conference outside any series has no index: lead-time rules.
+    """
+    later = index is not None and first_booked is not None and index > first_booked
+    return confirmation_due(now, start, zone, later_occurrence=later)
+
+
+async def _first_booked_index(session: AsyncSession, conference: Conference) -> int | None:
+    if conference.series_id is None:
+        return None
+    return await session.scalar(
+        select(func.min(Conference.occurrence_index)).where(
+            Conference.series_id == conference.series_id
+        )
+    )
+
+
+def _expand(rule: str, request: BookingRequest, zone_name: str) -> list[Occurrence]:
     try:
         return expand(rule, request.start, request.end - request.start, ZoneInfo(zone_name))
     except InvalidRecurrence as error:
@@ -96,8 +119,12 @@ async def preview_series(
     if request.start <= utcnow():
         raise InvalidBooking("The start is in the past.")
     occurrences = _expand(rule, request, customer.timezone)
-    # Dates alone can be previewed before any site is ticked.
-    chosen = await requested_sites(session, customer.id, request.sites) if request.sites else []
+    # Dates alone can be previewed before any site is ticked; a preview takes no row locks.
+    chosen = (
+        await requested_sites(session, customer.id, request.sites, lock=False)
+        if request.sites
+        else []
+    )
     site_ids = [c.site.id for c in chosen]
     return [
         PreviewedOccurrence(
@@ -158,7 +185,7 @@ async def book_series(
     session.add(series)
     await session.flush()
     booked: list[Conference] = []
-    for position, occurrence in enumerate(free):
+    for occurrence in free:
         conference = new_conference(
             request,
             customer,
@@ -173,9 +200,8 @@ async def book_series(
         conference.occurrence_index = occurrence.index
         conference.occurrence_start = occurrence.start
         conference.bridge_id = placement.bridge_id
-        # "Recurring series: first meeting by the lead-time rules, each later one within 48 h."
-        conference.confirmation_due = confirmation_due(
-            now, occurrence.start, zone, later_occurrence=position > 0
+        conference.confirmation_due = series_deadline(
+            now, occurrence.start, zone, index=occurrence.index, first_booked=free[0].index
         )
         await insert_conference(session, conference)
         await confirm_automatically_if_eligible(session, conference, [c.site for c in chosen])
@@ -233,18 +259,23 @@ async def get_series(
 async def _scope_members(
     session: AsyncSession, conference: Conference, scope: Scope
 ) -> list[Conference]:
-    if scope == Scope.THIS or conference.series_id is None:
+    """The conference first, then (FOLLOWING) its series' later meetings not yet held.
+
+    "Later" is by position in the series, not by time: a meeting moved alone may now lie
+    before or after its neighbours, and it stays the meeting it was.
+    """
+    if scope == Scope.THIS or conference.series_id is None or conference.occurrence_index is None:
         return [conference]
-    members = await session.scalars(
+    later = await session.scalars(
         select(Conference)
         .where(
             Conference.series_id == conference.series_id,
-            Conference.starts_at >= conference.starts_at,
-            Conference.status.in_([ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED]),
+            Conference.occurrence_index > conference.occurrence_index,
+            Conference.status.in_(CANCELLABLE_STATUSES),
         )
-        .order_by(Conference.starts_at)
+        .order_by(Conference.occurrence_index)
     )
-    return list(members)
+    return [conference, *later]
 
 
 async def cancel(
@@ -255,12 +286,64 @@ async def cancel(
         raise Forbidden("Your role may not cancel conferences.")
     conference = await get_conference(session, conference_id, by=by)
     members = await _scope_members(session, conference, scope)
-    if conference not in members:
-        members.insert(0, conference)
-    for member in members:
+    for member in members:  # the conference first: if it cannot be cancelled, nothing is
         await release(session, member)
     await session.flush()
     return members
+
+
+@dataclass(frozen=True)
+class _Plan:
+    member: Conference
+    start: datetime
+    end: datetime
+
+
+def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
+def _plans(
+    members: Sequence[Conference], start: datetime, end: datetime, zone: ZoneInfo
+) -> list[_Plan]:
+    """The new times: the first member's shift applied to each one's local wall-clock time, so
+    meetings moved to 10:00 are at 10:00 on both sides of a DST change."""
+    pivot, *later = members
+    shift = _wall(start, zone) - _wall(pivot.starts_at, zone)
+    plans = [_Plan(pivot, start, end)]
+    for member in later:
+        new_start = place(_wall(member.starts_at, zone) + shift, zone)
+        plans.append(_Plan(member, new_start, new_start + (end - start)))
+    return plans
+
+
+def _check_plans(plans: Sequence[_Plan], now: datetime) -> None:
+    if any(plan.start <= now for plan in plans):
+        raise InvalidBooking("Not moved: a meeting would start in the past.")
+    ordered = sorted(plans, key=lambda plan: plan.start)
+    # Meetings of one series hold the same sites; a wall-clock shift can bring two together.
+    for earlier, following in itertools.pairwise(ordered):
+        if earlier.end > following.start:
+            raise InvalidBooking(
+                f"Not moved: {earlier.member.number} and {following.member.number} "
+                "would overlap each other."
+            )
+
+
+async def _refuse_conflicts(session: AsyncSession, plans: Sequence[_Plan]) -> None:
+    moving_ids = {plan.member.id for plan in plans}
+    for plan in plans:
+        site_ids = [hold.site_id for hold in plan.member.sites]
+        conflicts = [
+            c
+            for c in await find_conflicts(session, site_ids, plan.start, plan.end)
+            if c.conference_id not in moving_ids
+        ]
+        if conflicts:
+            raise SitesBusy(
+                f"Not moved: {describe_conflicts(conflicts)}.",
+                conflicts=[c.as_dict() for c in conflicts],
+            )
 
 
 async def move(
@@ -283,58 +366,63 @@ async def move(
     now = utcnow()
     if start <= now:
         raise InvalidBooking("The new start is in the past.")
-    shift = start - conference.starts_at
-    length = end - start
     members = await _scope_members(session, conference, scope)
     for member in members:
-        if member.status not in (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED):
+        if member.status not in CANCELLABLE_STATUSES:
             raise NotMovable(f"{member.number} is {member.status}; it cannot be moved.")
-    plans = [(m, m.starts_at + shift, m.starts_at + shift + length) for m in members]
-    moving_ids = {m.id for m in members}
-    # Same order as bookings (sites by id) so that a move and a booking queue, never deadlock.
-    await sites_by_id(session, sorted({h.site_id for m in members for h in m.sites}), lock=True)
-    for member, new_start, new_end in plans:
-        site_ids = [hold.site_id for hold in member.sites]
-        conflicts = [
-            c
-            for c in await find_conflicts(session, site_ids, new_start, new_end)
-            if c.conference_id not in moving_ids
-        ]
-        if conflicts:
-            raise SitesBusy(
-                f"Not moved: {describe_conflicts(conflicts)}.",
-                conflicts=[c.as_dict() for c in conflicts],
-            )
-    await capacity.place_scheduled(
-        session,
-        [(s, e) for _, s, e in plans],
-        max(len(m.sites) for m in members),
-        excluding=moving_ids,
-    )
     customer = await get_customer(session, conference.customer_id, by=by)
     zone = customer_zone(customer)
+    plans = _plans(members, start, end, zone)
+    _check_plans(plans, now)
+    # Same order as bookings (sites by id) so that a move and a booking queue, never deadlock.
+    sites = await sites_by_id(
+        session, sorted({h.site_id for m in members for h in m.sites}), lock=True
+    )
+    await _refuse_conflicts(session, plans)
+    placement = await capacity.place_scheduled(
+        session,
+        [(plan.start, plan.end) for plan in plans],
+        max(len(m.sites) for m in members),
+        excluding={m.id for m in members},
+    )
+    first_booked = await _first_booked_index(session, conference)
     # Free every old slot first, so a series moved by less than its period can overlap itself.
-    for member, _, _ in plans:
+    for member in members:
         for hold in member.sites:
             hold.held = False
     await session.flush()
     try:
         # Changed inside the savepoint: beginning one flushes whatever is pending.
         async with session.begin_nested():
-            for member, new_start, new_end in plans:
-                member.starts_at, member.ends_at = new_start, new_end
-                for hold in member.sites:
-                    hold.starts_at, hold.ends_at, hold.held = new_start, new_end, True
-                member.status = ConferenceStatus.REQUESTED
-                member.confirmed_at = None
-                member.confirmed_by = None
-                member.overdue_flagged_at = None
-                member.confirmation_due = confirmation_due(
-                    now, new_start, zone, later_occurrence=member.occurrence_index not in (None, 0)
+            for plan in plans:
+                _reschedule(plan, placement.bridge_id)
+                plan.member.confirmation_due = series_deadline(
+                    now,
+                    plan.start,
+                    zone,
+                    index=plan.member.occurrence_index,
+                    first_booked=first_booked,
                 )
             await session.flush()
     except IntegrityError as error:
         if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
             raise
         raise SitesBusy("Not moved: another booking took one of the sites meanwhile.") from None
-    return [m for m, _, _ in plans]
+    for member in members:
+        await confirm_automatically_if_eligible(
+            session, member, [sites[hold.site_id] for hold in member.sites]
+        )
+    return members
+
+
+def _reschedule(plan: _Plan, bridge_id: int | None) -> None:
+    """The member at its new time, on the bridge placed for it, to be confirmed again."""
+    member = plan.member
+    member.starts_at, member.ends_at = plan.start, plan.end
+    for hold in member.sites:
+        hold.starts_at, hold.ends_at, hold.held = plan.start, plan.end, True
+    member.bridge_id = bridge_id
+    member.status = ConferenceStatus.REQUESTED
+    member.confirmed_at = None
+    member.confirmed_by = None
+    member.overdue_flagged_at = None
