@@ -168,17 +168,6 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
     """Commit if the block finishes, roll back if it raises; jobs and requests both use it."""
     async with database.sessions() as session, session.begin():
         yield session
-    await _after_commit(session)
-
-
-async def _after_commit(session: AsyncSession) -> None:
-    for callback in session.info.pop("after_commit", []):
-        await callback()
-
-
-def after_commit(session: AsyncSession, callback: Any) -> None:
-    """Run `callback` (an async callable) once the unit of work has committed."""
-    session.info.setdefault("after_commit", []).append(callback)
 
 
 async def request_session() -> AsyncIterator[AsyncSession]:

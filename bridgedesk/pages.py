@@ -37,7 +37,8 @@ def mount_static(app: FastAPI) -> None:
 
 def _safe_next(target: str | None) -> str | None:
     """Only same-site paths: never redirect a signed-in user to another host."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers read a backslash like a slash ("/\\host" is "//host"), so refuse any.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
 

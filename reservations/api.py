@@ -45,7 +45,6 @@ from reservations.service import booking, calendars, confirmation, live, queries
 
 router = APIRouter(prefix="/api/v1", tags=["reservations"])
 
-Staff = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR)]
 Operator = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR)]
 ProviderStaff = Annotated[
     Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN, Role.FINANCE)
@@ -60,7 +59,7 @@ def _out(conference: object) -> ConferenceOut:
 
 
 @router.post("/customers", status_code=201)
-async def create_customer(body: CustomerIn, db: Db, actor: Staff) -> CustomerOut:
+async def create_customer(body: CustomerIn, db: Db, actor: Operator) -> CustomerOut:
     return CustomerOut.from_model(await registry.create_customer(db, body.to_data()))
 
 
@@ -91,7 +90,7 @@ async def get_site(site_id: Id, db: Db, actor: CurrentActor) -> SiteOut:
 
 
 @router.post("/bridges", status_code=201)
-async def create_bridge(body: BridgeIn, db: Db, actor: Staff) -> BridgeOut:
+async def create_bridge(body: BridgeIn, db: Db, actor: Operator) -> BridgeOut:
     return BridgeOut.from_model(await registry.create_bridge(db, body.to_data()))
 
 
@@ -165,8 +164,8 @@ async def list_conferences(
         db,
         queries.ConferenceFilter(
             site_id=site_id,
-            start_from=from_,
-            start_to=to,
+            ends_after=from_,
+            starts_before=to,
             status=status,
             customer_id=customer_id,
             limit=limit,

@@ -1,8 +1,9 @@
 """The JSON shapes of the reservations API (SPEC §9); models never leak out directly."""
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from annotated_types import Ge, Le
 from pydantic import (
@@ -17,15 +18,23 @@ from pydantic import (
 
 from reservations.models import Bridge, Conference, ConferenceStatus, Customer, Site, SiteKind
 from reservations.service.booking import MAX_CONFERENCE_LENGTH, BookingRequest, SiteRequest
+from reservations.service.confirmation import is_overdue
 from reservations.service.registry import BridgeData, CustomerData, SiteData
 from reservations.service.series import Scope
 
+# Files in the zone database that are not zones: the host's own setting and rule templates.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory", "leapseconds"})
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones()) - _NOT_ZONES
+
 
 def _known_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {name!r}") from None
+    """An IANA zone name; "localtime" and folder names are not zones a customer lives in."""
+    if name not in _iana_zones():
+        raise ValueError(f"unknown IANA time zone {name!r}")
     return name
 
 
@@ -301,11 +310,7 @@ class ConferenceOut(BaseModel):
             confirmation_due=c.confirmation_due,
             confirmed_at=c.confirmed_at,
             confirmed_by=c.confirmed_by,
-            overdue=(
-                c.status == ConferenceStatus.REQUESTED
-                and c.confirmation_due is not None
-                and c.confirmation_due < now
-            ),
+            overdue=is_overdue(c, now),
             sites=[HeldSiteOut(site_id=h.site_id, speed_kbps=h.speed_kbps) for h in c.sites],
             series_id=c.series_id,
             adhoc=c.adhoc,

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.auth import current_actor
 from bridgedesk.errors import Forbidden, NotFound
 from bridgedesk.identity import Actor
-from reservations.models import Conference, ConferenceStatus, Customer
+from reservations.models import Conference, Customer
 from reservations.pages.forms import MAX_ID
-from reservations.service import booking, live, registry
+from reservations.service import booking, confirmation, live, registry
 
 # Statuses in which the pages offer to cancel, or to extend and add sites; the service decides.
 CANCELLABLE = booking.CANCELLABLE_STATUSES
@@ -44,11 +44,7 @@ def known_id(value: int, missing: type[NotFound]) -> int:
 
 
 def is_overdue(conference: Conference, now: datetime) -> bool:
-    return (
-        conference.status == ConferenceStatus.REQUESTED
-        and conference.confirmation_due is not None
-        and conference.confirmation_due < now
-    )
+    return confirmation.is_overdue(conference, now)
 
 
 def until(due: datetime | None, now: datetime) -> str:

@@ -288,7 +288,7 @@ async def _my_conferences(db: AsyncSession, actor: Actor) -> dict[str, Any]:
     found, total = await queries.list_conferences(
         db,
         queries.ConferenceFilter(
-            start_from=now, requester_id=actor.user_id if mine_only else None, limit=200
+            ends_after=now, requester_id=actor.user_id if mine_only else None, limit=200
         ),
         by=actor,
     )

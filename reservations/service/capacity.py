@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.errors import Conflict
 from reservations.models import Bridge, Conference, SiteHold
+from reservations.service.registry import list_bridges
 
 _CAPACITY_LOCK_SPACE = 727003
 _HOUR = 3600
@@ -60,8 +61,13 @@ async def lock_time(session: AsyncSession, intervals: Iterable[tuple[datetime, d
         )
 
 
-async def bridges(session: AsyncSession) -> Sequence[Bridge]:
-    return (await session.scalars(select(Bridge).order_by(Bridge.id))).all()
+@dataclass(frozen=True)
+class Leg:
+    """One site's port over a span (clipped to the span being checked)."""
+
+    start: datetime
+    end: datetime
+    adhoc: bool
 
 
 async def legs_by_bridge(
@@ -69,36 +75,44 @@ async def legs_by_bridge(
     start: datetime,
     end: datetime,
     *,
-    scheduled_only: bool,
     excluding: Collection[int] = (),
-) -> dict[int | None, list[tuple[datetime, datetime]]]:
+) -> dict[int | None, list[Leg]]:
     """Each held leg overlapping [start, end), clipped to it, grouped by bridge."""
     query = (
-        select(Conference.bridge_id, SiteHold.starts_at, SiteHold.ends_at)
+        select(Conference.bridge_id, Conference.adhoc, SiteHold.starts_at, SiteHold.ends_at)
         .join(Conference, Conference.id == SiteHold.conference_id)
         .where(SiteHold.held.is_(True), SiteHold.starts_at < end, SiteHold.ends_at > start)
     )
-    if scheduled_only:
-        query = query.where(Conference.adhoc.is_(False))
     if excluding:
         query = query.where(Conference.id.not_in(list(excluding)))
-    grouped: dict[int | None, list[tuple[datetime, datetime]]] = {}
-    for bridge_id, leg_start, leg_end in (await session.execute(query)).all():
-        grouped.setdefault(bridge_id, []).append((max(leg_start, start), min(leg_end, end)))
+    grouped: dict[int | None, list[Leg]] = {}
+    for bridge_id, adhoc, leg_start, leg_end in (await session.execute(query)).all():
+        grouped.setdefault(bridge_id, []).append(
+            Leg(max(leg_start, start), min(leg_end, end), adhoc)
+        )
     return grouped
 
 
-def peak(legs: Iterable[tuple[datetime, datetime]], start: datetime) -> Peak:
-    """The instant with the most legs at once (the first such instant), by a sweep."""
+def peak(legs: Iterable[Leg], start: datetime, *, adhoc_allowance: int = 0) -> Peak:
+    """The instant where the most ports are taken (the first such instant), by a sweep.
+
+    Ad hoc legs count only beyond `adhoc_allowance`: the reserve is theirs, so scheduled
+    bookings compete with them only for what they take past it.
+    """
     events = sorted(
-        [(s, 1) for s, _ in legs] + [(e, -1) for _, e in legs], key=lambda ev: (ev[0], ev[1])
+        [(leg.start, 1, leg.adhoc) for leg in legs] + [(leg.end, -1, leg.adhoc) for leg in legs],
+        key=lambda event: (event[0], event[1]),
     )
-    current = best = 0
+    scheduled = adhoc = best = 0
     best_at = start
-    for instant, change in events:
-        current += change
-        if current > best:
-            best, best_at = current, instant
+    for instant, change, is_adhoc in events:
+        if is_adhoc:
+            adhoc += change
+        else:
+            scheduled += change
+        taken = scheduled + max(0, adhoc - adhoc_allowance)
+        if taken > best:
+            best, best_at = taken, instant
     return Peak(best_at, best)
 
 
@@ -111,20 +125,21 @@ async def place_scheduled(
 ) -> Placement:
     """The bridge for a scheduled booking, or CapacityExceeded naming the busiest instant.
 
-    With no bridges registered the provider runs no bridge of its own here (e.g. an external
-    MCU), so there is no port count to enforce.
+    Scheduled legs may use `ports - reserve`; ad hoc conferences that spilled past the
+    reserve take from that too. With no bridges registered the provider runs no bridge of
+    its own here (e.g. an external MCU), so there is no port count to enforce.
     """
-    all_bridges = await bridges(session)
+    all_bridges = await list_bridges(session)
     if not all_bridges:
         return Placement(None)
     await lock_time(session, intervals)
-    limit = sum(b.ports - b.adhoc_reserve for b in all_bridges)
+    reserve = sum(b.adhoc_reserve for b in all_bridges)
+    limit = sum(b.ports for b in all_bridges) - reserve
     chosen: int | None = None
     for start, end in intervals:
-        grouped = await legs_by_bridge(
-            session, start, end, scheduled_only=True, excluding=excluding
-        )
-        busiest = peak([leg for legs in grouped.values() for leg in legs], start)
+        grouped = await legs_by_bridge(session, start, end, excluding=excluding)
+        legs = [leg for bridge_legs in grouped.values() for leg in bridge_legs]
+        busiest = peak(legs, start, adhoc_allowance=reserve)
         if busiest.legs + new_legs > limit:
             at = busiest.instant.astimezone(UTC)
             raise CapacityExceeded(
@@ -138,7 +153,7 @@ async def place_scheduled(
                 ports_limit=limit,
             )
         if chosen is None:
-            chosen = _least_loaded(all_bridges, grouped, start, reserve_counts=False)
+            chosen = _least_loaded(all_bridges, grouped, start, scheduled=True)
     return Placement(chosen)
 
 
@@ -146,28 +161,31 @@ async def place_adhoc(
     session: AsyncSession, start: datetime, end: datetime, new_legs: int
 ) -> Placement:
     """Ad hoc conferences take the reserve (and any idle port); beyond all ports, overflow."""
-    all_bridges = await bridges(session)
+    all_bridges = await list_bridges(session)
     if not all_bridges:
         return Placement(None)
     await lock_time(session, [(start, end)])
-    grouped = await legs_by_bridge(session, start, end, scheduled_only=False)
+    grouped = await legs_by_bridge(session, start, end)
     busiest = peak([leg for legs in grouped.values() for leg in legs], start)
     total = sum(b.ports for b in all_bridges)
     return Placement(
-        _least_loaded(all_bridges, grouped, start, reserve_counts=True),
+        _least_loaded(all_bridges, grouped, start, scheduled=False),
         overflow=busiest.legs + new_legs > total,
     )
 
 
 def _least_loaded(
     all_bridges: Sequence[Bridge],
-    grouped: dict[int | None, list[tuple[datetime, datetime]]],
+    grouped: dict[int | None, list[Leg]],
     start: datetime,
     *,
-    reserve_counts: bool,
+    scheduled: bool,
 ) -> int:
     def spare(bridge: Bridge) -> int:
-        ports = bridge.ports if reserve_counts else bridge.ports - bridge.adhoc_reserve
-        return ports - peak(grouped.get(bridge.id, []), start).legs
+        legs = grouped.get(bridge.id, [])
+        if scheduled:
+            taken = peak(legs, start, adhoc_allowance=bridge.adhoc_reserve).legs
+            return bridge.ports - bridge.adhoc_reserve - taken
+        return bridge.ports - peak(legs, start).legs
 
     return max(all_bridges, key=lambda b: (spare(b), -b.id)).id

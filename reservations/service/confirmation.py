@@ -1,6 +1,7 @@
 """Confirming bookings against the published deadlines, and flagging the ones that slip."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,15 @@ class NotConfirmable(Conflict):
     message = "Only a requested conference can be confirmed."
 
 
+def is_overdue(conference: Conference, now: datetime) -> bool:
+    """Still waiting for confirmation after its deadline."""
+    return (
+        conference.status == ConferenceStatus.REQUESTED
+        and conference.confirmation_due is not None
+        and conference.confirmation_due < now
+    )
+
+
 async def confirm(session: AsyncSession, conference_id: int, *, by: Actor) -> Conference:
     if by.role not in CONFIRMING_ROLES:
         raise Forbidden("Only operators confirm conferences.")
@@ -42,13 +52,18 @@ def _mark_confirmed(conference: Conference, confirmed_by: str) -> None:
 
 
 async def confirm_automatically_if_eligible(
-    session: AsyncSession, conference: Conference, sites: Sequence[Site]
+    session: AsyncSession, conference: Conference, sites: Sequence[Site], *, notify: bool = True
 ) -> bool:
-    """A booking whose sites are all certified needs no operator (SPEC §3)."""
+    """A booking whose sites are all certified needs no operator (SPEC §3).
+
+    Without `notify` the caller tells the requester itself: a series sends one email for all
+    the meetings confirmed together, not one per meeting.
+    """
     if sites and all(site.certification_state == CERTIFIED for site in sites):
         _mark_confirmed(conference, AUTOMATIC)
         await session.flush()
-        await notifications.conference_confirmed(session, conference)
+        if notify:
+            await notifications.conference_confirmed(session, conference)
         return True
     return False
 
@@ -59,7 +74,10 @@ async def confirmation_queue(
     """Requested bookings, most urgent deadline first."""
     if by.role not in CONFIRMING_ROLES:
         raise Forbidden("Only operators see the confirmation queue.")
-    query = select(Conference).where(Conference.status == ConferenceStatus.REQUESTED)
+    # A meeting that is over can no longer be confirmed; it counts as missed in the reports.
+    query = select(Conference).where(
+        Conference.status == ConferenceStatus.REQUESTED, Conference.ends_at > utcnow()
+    )
     if overdue_only:
         query = query.where(Conference.confirmation_due < utcnow())
     query = query.order_by(Conference.confirmation_due, Conference.id).limit(limit)

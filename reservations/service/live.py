@@ -132,6 +132,8 @@ async def start_adhoc(
         raise Conflict("The sites are changing too fast; try again.")
     if conference.overflow:
         await notifications.adhoc_overflow(session, conference)
+    if unavailable:
+        await notifications.adhoc_sites_unavailable(session, conference, unavailable)
     return AdhocResult(conference, unavailable)
 
 

@@ -134,3 +134,17 @@ async def adhoc_overflow(session: AsyncSession, conference: Conference) -> None:
         context={"conference": conference, "site_names": await _site_names(session, conference)},
         dedupe_key=f"adhoc_overflow:{conference.id}",
     )
+
+
+async def adhoc_sites_unavailable(
+    session: AsyncSession, conference: Conference, unavailable: Sequence[object]
+) -> None:
+    """Operators hear when an ad hoc call went ahead without sites that were already busy."""
+    await outbox.enqueue_email(
+        session,
+        topic="adhoc_sites_unavailable",
+        to=[get_settings().operators_email],
+        template="reservations/email/adhoc_sites_unavailable.txt",
+        context={"conference": conference, "unavailable": unavailable},
+        dedupe_key=f"adhoc_sites_unavailable:{conference.id}",
+    )

@@ -21,8 +21,8 @@ class ConferenceNotFound(NotFound):
 @dataclass(frozen=True)
 class ConferenceFilter:
     site_id: int | None = None
-    start_from: datetime | None = None  # conferences ending after this
-    start_to: datetime | None = None  # conferences starting before this
+    ends_after: datetime | None = None
+    starts_before: datetime | None = None
     status: ConferenceStatus | None = None
     customer_id: int | None = None
     requester_id: int | None = None
@@ -37,10 +37,6 @@ async def get_conference(session: AsyncSession, conference_id: int, *, by: Actor
     return conference
 
 
-async def get_conference_by_number(session: AsyncSession, number: str) -> Conference | None:
-    return await session.scalar(select(Conference).where(Conference.number == number))
-
-
 def _filtered(query: Select[Any], f: ConferenceFilter, by: Actor) -> Select[Any]:
     if not by.is_provider:
         query = query.where(Conference.customer_id == by.customer_id)
@@ -50,10 +46,10 @@ def _filtered(query: Select[Any], f: ConferenceFilter, by: Actor) -> Select[Any]
         query = query.where(Conference.status == f.status)
     if f.requester_id is not None:
         query = query.where(Conference.requester_id == f.requester_id)
-    if f.start_from is not None:
-        query = query.where(Conference.ends_at > f.start_from)
-    if f.start_to is not None:
-        query = query.where(Conference.starts_at < f.start_to)
+    if f.ends_after is not None:
+        query = query.where(Conference.ends_at > f.ends_after)
+    if f.starts_before is not None:
+        query = query.where(Conference.starts_at < f.starts_before)
     if f.site_id is not None:
         query = query.where(
             exists().where(SiteHold.conference_id == Conference.id, SiteHold.site_id == f.site_id)
@@ -83,7 +79,7 @@ class BusyInterval:
     end: datetime
     conference_number: str
     conference_id: int
-    title: str | None  # None when the viewer may not see whose booking it is
+    title: str
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden, NotFound
 from bridgedesk.identity import Actor
 from reservations.deadlines import confirmation_due
-from reservations.models import Conference, ConferenceStatus, Series
+from reservations.models import Conference, ConferenceStatus, Series, Site
 from reservations.recurrence import InvalidRecurrence, Occurrence, canonical_rule, expand, place
 from reservations.service import capacity, notifications
 from reservations.service.booking import (
@@ -204,8 +204,8 @@ async def book_series(
             now, occurrence.start, zone, index=occurrence.index, first_booked=free[0].index
         )
         await insert_conference(session, conference)
-        await confirm_automatically_if_eligible(session, conference, [c.site for c in chosen])
         booked.append(conference)
+    await _confirm_automatically(session, booked, {c.site.id: c.site for c in chosen})
     await notifications.booking_received(
         session,
         booked[0],
@@ -408,11 +408,28 @@ async def move(
         if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
             raise
         raise SitesBusy("Not moved: another booking took one of the sites meanwhile.") from None
-    for member in members:
-        await confirm_automatically_if_eligible(
-            session, member, [sites[hold.site_id] for hold in member.sites]
-        )
+    await _confirm_automatically(session, members, sites)
     return members
+
+
+async def _confirm_automatically(
+    session: AsyncSession, conferences: Sequence[Conference], sites: dict[int, Site]
+) -> None:
+    """Confirm the meetings that need no operator, and say so once: an invitation for one
+    meeting, or one for the series when several of its meetings were confirmed together."""
+    confirmed = [
+        c
+        for c in conferences
+        if await confirm_automatically_if_eligible(
+            session, c, [sites[hold.site_id] for hold in c.sites], notify=False
+        )
+    ]
+    if len(confirmed) == 1:
+        await notifications.conference_confirmed(session, confirmed[0])
+    elif confirmed:  # several at once: meetings of one series (book_series, or move following)
+        series = await session.get(Series, confirmed[0].series_id)
+        assert series is not None
+        await notifications.series_confirmed(session, series, confirmed)
 
 
 def _reschedule(plan: _Plan, bridge_id: int | None) -> None:

@@ -178,6 +178,12 @@ async def test_next_never_leaves_the_site(anonymous, make_user):
     assert response.status_code == 303
     assert response.headers["location"].startswith("/")
     assert not response.headers["location"].startswith("//")
+    backslash = await anonymous.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "next": "/\\evil.example/phish"},
+    )
+    assert backslash.headers["location"] != "/\\evil.example/phish"
+    assert "evil" not in backslash.headers["location"]
 
 
 async def test_logout_revokes_the_session(db, anonymous, make_user):

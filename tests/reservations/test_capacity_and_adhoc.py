@@ -128,3 +128,41 @@ def _minutes_between(a: str, b: str) -> float:
     from datetime import datetime
 
     return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 60
+
+
+async def test_adhoc_legs_past_the_reserve_count_against_scheduled_ports(
+    db, make_customer, make_site, make_bridge, client_as
+):
+    await make_bridge(ports=4, adhoc_reserve=2)
+    customer, sites = await _customer_with_sites(make_customer, make_site, 6)
+    api = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    # Four ad hoc legs: all four ports, two of them beyond the reserve; not overflow.
+    adhoc = await api.post("/api/v1/conferences/adhoc", json=_adhoc(customer, sites[:4]))
+    assert adhoc.json()["overflow"] is False
+    start = utcnow() + timedelta(minutes=20)
+    refused = await api.post("/api/v1/conferences", json=_booking(customer, sites[4:6], start))
+    assert refused.status_code == 409
+    assert refused.json()["ports_in_use"] == 2 and refused.json()["ports_limit"] == 2
+    # After the ad hoc call (90 minutes) the ports are free for scheduled legs again.
+    later = await api.post(
+        "/api/v1/conferences", json=_booking(customer, sites[4:6], start + timedelta(hours=2))
+    )
+    assert later.status_code == 201, later.text
+
+
+async def test_operators_hear_of_an_adhoc_call_that_left_busy_sites_out(
+    db, make_customer, make_site, client_as
+):
+    customer, sites = await _customer_with_sites(make_customer, make_site, 1)
+    api = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    await api.post("/api/v1/conferences/adhoc", json=_adhoc(customer, sites))
+    second = await api.post("/api/v1/conferences/adhoc", json=_adhoc(customer, sites))
+    assert second.status_code == 201
+    assert second.json()["sites"] == []
+    alerts = (
+        await db.scalars(
+            select(OutboxMessage).where(OutboxMessage.topic == "adhoc_sites_unavailable")
+        )
+    ).all()
+    assert len(alerts) == 1 and second.json()["number"] in alerts[0].subject
+    assert alerts[0].recipients == ["operators@localhost"]

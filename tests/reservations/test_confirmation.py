@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select
 
+from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
 from bridgedesk.models import OutboxMessage
 from bridgedesk.settings import get_settings
@@ -191,3 +192,15 @@ async def test_bookings_whose_sites_are_all_certified_are_confirmed_automaticall
         assert await flag_overdue_confirmations_job() == 1
     [email] = await _overdue_emails(db)
     assert mixed["number"] in email.subject
+
+
+async def test_a_meeting_that_is_over_leaves_the_queue(db, make_conference, client_as):
+    start = utcnow() + timedelta(hours=2)
+    conference = await make_conference(start=start, end=start + timedelta(hours=1))
+    with time_machine.travel(start + timedelta(minutes=30), tick=False):
+        api = await client_as(Role.OPERATOR)
+        during = (await api.get("/api/v1/confirmations")).json()["items"]
+        assert [c["id"] for c in during] == [conference.id]
+    with time_machine.travel(start + timedelta(hours=1, minutes=1), tick=False):
+        api = await client_as(Role.OPERATOR)
+        assert (await api.get("/api/v1/confirmations")).json()["items"] == []

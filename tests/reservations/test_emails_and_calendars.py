@@ -384,11 +384,6 @@ async def test_a_site_feed_publishes_a_series_in_the_zone_its_rule_is_kept_in(
     assert {tz["TZID"] for tz in calendar.walk("VTIMEZONE")} == {"America/New_York"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs confirm_automatically_if_eligible(..., notify=False) in confirmation.py and "
-    "series.py calling notifications.series_confirmed; until then one email per meeting",
-)
 async def test_a_series_confirmed_automatically_sends_one_email_for_all_its_meetings(
     db, make_customer, make_site, make_user, client_as, smtp_server
 ):

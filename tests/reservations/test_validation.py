@@ -168,6 +168,8 @@ async def test_the_limits_themselves_are_accepted(db, world):
 BAD_SITES = {
     "unknown zone": {"timezone": "Mars/Olympus_Mons"},
     "naive-looking zone": {"timezone": "+14:00"},
+    "a folder of zones": {"timezone": "America"},
+    "the server's own zone": {"timezone": "localtime"},
     "not a SIP URI": {"sip_uri": "http://room.example"},
     "oversized name": {"name": LONG},
     "oversized SIP URI": {"sip_uri": "sip:" + "a" * 300},
