@@ -38,6 +38,7 @@ async def load_demo(progress: Callable[[str], object] = lambda _: None) -> str:
             await registry.create_bridge(
                 session,
                 registry.BridgeData(f"Bridge {number}", f"sip:bridge{number}@127.0.0.1", 48, 8),
+                by=None,
             )
         progress("customers")
         customers = [
@@ -46,6 +47,7 @@ async def load_demo(progress: Callable[[str], object] = lambda _: None) -> str:
                 registry.CustomerData(
                     name, zone, emails, {"name": "Pat Primary", "email": emails[0]}
                 ),
+                by=None,
             )
             for name, zone, emails in CUSTOMERS
         ]

@@ -60,7 +60,7 @@ def _out(conference: object) -> ConferenceOut:
 
 @router.post("/customers", status_code=201)
 async def create_customer(body: CustomerIn, db: Db, actor: Operator) -> CustomerOut:
-    return CustomerOut.from_model(await registry.create_customer(db, body.to_data()))
+    return CustomerOut.from_model(await registry.create_customer(db, body.to_data(), by=actor))
 
 
 @router.get("/customers")
@@ -91,7 +91,7 @@ async def get_site(site_id: Id, db: Db, actor: CurrentActor) -> SiteOut:
 
 @router.post("/bridges", status_code=201)
 async def create_bridge(body: BridgeIn, db: Db, actor: Operator) -> BridgeOut:
-    return BridgeOut.from_model(await registry.create_bridge(db, body.to_data()))
+    return BridgeOut.from_model(await registry.create_bridge(db, body.to_data(), by=actor))
 
 
 @router.get("/bridges")

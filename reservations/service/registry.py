@@ -61,7 +61,20 @@ def customer_zone(customer: Customer) -> ZoneInfo:
     return ZoneInfo(customer.timezone)
 
 
-async def create_customer(session: AsyncSession, data: CustomerData) -> Customer:
+# The provider's operators and admins register customers and bridges.
+PROVIDER_REGISTRARS = frozenset({Role.ADMIN, Role.OPERATOR})
+
+
+def _check_registrar(by: Actor | None, what: str) -> None:
+    """`by=None` is the command line (demo data), run by whoever holds the server."""
+    if by is not None and by.role not in PROVIDER_REGISTRARS:
+        raise Forbidden(f"Only operators and admins register {what}.")
+
+
+async def create_customer(
+    session: AsyncSession, data: CustomerData, *, by: Actor | None
+) -> Customer:
+    _check_registrar(by, "customers")
     customer = Customer(
         name=data.name,
         timezone=data.timezone,
@@ -159,7 +172,8 @@ async def set_certification_state(session: AsyncSession, site_id: int, state: st
     return site
 
 
-async def create_bridge(session: AsyncSession, data: BridgeData) -> Bridge:
+async def create_bridge(session: AsyncSession, data: BridgeData, *, by: Actor | None) -> Bridge:
+    _check_registrar(by, "bridges")
     bridge = Bridge(
         name=data.name, sip_uri=data.sip_uri, ports=data.ports, adhoc_reserve=data.adhoc_reserve
     )
