@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import CUSTOMER_ROLES, Role
-from bridgedesk.models import AuthToken, OutboxMessage, User
-from reservations.models import Bridge, Conference, Customer, Site, SiteHold
+from bridgedesk.models import AuthToken, User
 from tests.conftest import PASSWORD
+from tests.snapshots import snapshot
 
 EVERYONE = frozenset(Role)
 PROVIDER = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN, Role.FINANCE})
@@ -167,13 +167,6 @@ def request_for(route: tuple[str, str], world: World, caller: User | None) -> di
     return {}
 
 
-COUNTED = (Customer, Site, Bridge, Conference, SiteHold, User, OutboxMessage)
-
-
-async def _counts(db) -> dict[str, int]:
-    return {m.__name__: await db.scalar(select(func.count()).select_from(m)) for m in COUNTED}
-
-
 @pytest.fixture
 async def world(db, make_customer, make_site, make_user, client_as) -> World:
     customer = await make_customer(timezone="Pacific/Kiritimati")
@@ -222,10 +215,9 @@ async def test_route_access_by_role(db, world, client_as, anonymous, route, role
         customer_id = world.customer_id if role in CUSTOMER_ROLES else None
         client = await client_as(role, customer_id=customer_id)
         caller = client.user  # type: ignore[attr-defined]
-    before = await _counts(db)
-    response = await client.request(
-        route[0], world.path(route[1]), **request_for(route, world, caller)
-    )
+    request = request_for(route, world, caller)  # reads the users, so before the snapshot
+    before = await snapshot(db)
+    response = await client.request(route[0], world.path(route[1]), **request)
     assert response.status_code < 500, response.text
     if role is None and not rule.public:
         assert response.status_code == 401, response.text
@@ -239,8 +231,8 @@ async def test_route_access_by_role(db, world, client_as, anonymous, route, role
     else:
         assert response.status_code in (403, 404), response.text
         assert response.json()["detail"]
-    # Refused callers change nothing.
-    assert await _counts(db) == before
+    # Refused callers change nothing: no row added, none altered.
+    assert await snapshot(db) == before
 
 
 TENANT_ROUTES = [route for route, rule in ACCESS.items() if rule.tenant]
@@ -252,13 +244,12 @@ async def test_another_customers_users_cannot_reach_a_customers_data(
     db, world, client_as, route, role
 ):
     outsider = await client_as(role)  # a user of a brand-new, different customer
-    before = await _counts(db)
-    response = await outsider.request(
-        route[0], world.path(route[1]), **request_for(route, world, None)
-    )
+    request = request_for(route, world, None)
+    before = await snapshot(db)
+    response = await outsider.request(route[0], world.path(route[1]), **request)
     assert response.status_code in (403, 404), response.text
     assert response.json()["detail"]
-    assert await _counts(db) == before
+    assert await snapshot(db) == before
 
 
 async def test_lists_show_another_customers_users_nothing_of_a_customer(db, world, client_as):
@@ -291,7 +282,7 @@ async def test_lists_show_another_customers_users_nothing_of_a_customer(db, worl
 
 async def test_a_scheduler_may_add_only_customer_roles_to_their_own_customer(db, world, client_as):
     scheduler = await client_as(Role.SCHEDULER, customer_id=world.customer_id)
-    users_before = await db.scalar(select(func.count(User.id)))
+    before = await snapshot(db)
     for role, customer_id in [("operator", None), ("admin", None), ("scheduler", None)]:
         response = await scheduler.post(
             "/api/v1/users",
@@ -304,7 +295,7 @@ async def test_a_scheduler_may_add_only_customer_roles_to_their_own_customer(db,
             },
         )
         assert response.status_code in (403, 422), response.text
-    assert await db.scalar(select(func.count(User.id))) == users_before
+    assert await snapshot(db) == before
     added = await scheduler.post(
         "/api/v1/users",
         json={
