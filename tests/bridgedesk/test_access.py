@@ -17,6 +17,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.identity import CUSTOMER_ROLES, Role
 from bridgedesk.models import AuthToken, User
 from tests.conftest import PASSWORD
+from tests.payloads import series_body
 from tests.snapshots import snapshot
 
 EVERYONE = frozenset(Role)
@@ -173,17 +174,10 @@ async def world(db, make_customer, make_site, make_user, client_as) -> World:
     site = await make_site(customer=customer)
     spare = await make_site(customer=customer)
     booker = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    start = (utcnow() + timedelta(days=3)).replace(microsecond=0)
     response = await booker.post(
         "/api/v1/conferences",
-        json={
-            "customer_id": customer.id,
-            "title": "Weekly",
-            "leader_name": "Lee",
-            "start": _in_days(3),
-            "end": _in_days(3 + 1 / 24),
-            "sites": [{"site_id": site.id}],
-            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=2"},
-        },
+        json=series_body(customer.id, [site.id], start, "FREQ=WEEKLY;COUNT=2"),
     )
     assert response.status_code == 201, response.text
     body = response.json()

@@ -7,10 +7,7 @@ from sqlalchemy import func, select
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
 from reservations.models import Conference, SiteHold
-
-
-def _iso(value):
-    return value.isoformat()
+from tests.payloads import conference_body
 
 
 async def test_booking_then_conflict_names_every_site_and_holds_nothing(
@@ -23,32 +20,17 @@ async def test_booking_then_conflict_names_every_site_and_holds_nothing(
     api = await client_as(Role.SCHEDULER, customer_id=customer.id)
     start = utcnow() + timedelta(days=2)
     first = await api.post(
-        "/api/v1/conferences",
-        json={
-            "customer_id": customer.id,
-            "title": "Review",
-            "leader_name": "Lee",
-            "start": _iso(start),
-            "end": _iso(start + timedelta(hours=1)),
-            "sites": [{"site_id": a.id}, {"site_id": b.id}],
-        },
+        "/api/v1/conferences", json=conference_body(customer.id, [a.id, b.id], start)
     )
     assert first.status_code == 201, first.text
     number = first.json()["number"]
     assert number.startswith(f"C-{utcnow().year}-")
     holds_before = await db.scalar(select(func.count(SiteHold.id)))
 
-    refused = await api.post(
-        "/api/v1/conferences",
-        json={
-            "customer_id": customer.id,
-            "title": "Clash",
-            "leader_name": "Lee",
-            "start": _iso(start + timedelta(minutes=30)),
-            "end": _iso(start + timedelta(hours=2)),
-            "sites": [{"site_id": c.id}, {"site_id": a.id}, {"site_id": b.id}],
-        },
+    clash = conference_body(
+        customer.id, [c.id, a.id, b.id], start + timedelta(minutes=30), minutes=90, title="Clash"
     )
+    refused = await api.post("/api/v1/conferences", json=clash)
     assert refused.status_code == 409
     body = refused.json()
     assert "detail" in body
@@ -69,14 +51,7 @@ async def test_back_to_back_bookings_are_allowed(db, client_as, make_site):
         s = start + timedelta(hours=offset)
         response = await api.post(
             "/api/v1/conferences",
-            json={
-                "customer_id": site.customer_id,
-                "title": f"Slot {offset}",
-                "leader_name": "Lee",
-                "start": _iso(s),
-                "end": _iso(s + timedelta(hours=1)),
-                "sites": [{"site_id": site.id}],
-            },
+            json=conference_body(site.customer_id, [site.id], s, title=f"Slot {offset}"),
         )
         assert response.status_code == 201, response.text
 
@@ -85,14 +60,7 @@ async def test_cancelled_booking_frees_the_site(db, client_as, make_site):
     site = await make_site()
     api = await client_as(Role.SCHEDULER, customer_id=site.customer_id)
     start = utcnow() + timedelta(days=1)
-    payload = {
-        "customer_id": site.customer_id,
-        "title": "T",
-        "leader_name": "L",
-        "start": _iso(start),
-        "end": _iso(start + timedelta(hours=1)),
-        "sites": [{"site_id": site.id}],
-    }
+    payload = conference_body(site.customer_id, [site.id], start, title="T", leader_name="L")
     first = (await api.post("/api/v1/conferences", json=payload)).json()
     assert (await api.post("/api/v1/conferences", json=payload)).status_code == 409
     cancelled = await api.post(f"/api/v1/conferences/{first['id']}/cancel")

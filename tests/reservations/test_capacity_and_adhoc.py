@@ -7,6 +7,7 @@ from sqlalchemy import select
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
 from bridgedesk.models import OutboxMessage
+from tests.payloads import conference_body
 
 
 async def _customer_with_sites(make_customer, make_site, count, **site_overrides):
@@ -17,15 +18,8 @@ async def _customer_with_sites(make_customer, make_site, count, **site_overrides
     return customer, sites
 
 
-def _booking(customer, sites, start, hours=1):
-    return {
-        "customer_id": customer.id,
-        "title": "Scheduled",
-        "leader_name": "Lee",
-        "start": start.isoformat(),
-        "end": (start + timedelta(hours=hours)).isoformat(),
-        "sites": [{"site_id": s.id} for s in sites],
-    }
+def _booking(customer, sites, start):
+    return conference_body(customer.id, [s.id for s in sites], start, title="Scheduled")
 
 
 def _adhoc(customer, sites):

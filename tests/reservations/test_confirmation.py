@@ -12,6 +12,7 @@ from bridgedesk.models import OutboxMessage
 from bridgedesk.settings import get_settings
 from reservations.jobs import flag_overdue_confirmations_job
 from reservations.models import Conference, ConferenceStatus
+from tests.payloads import conference_body
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # customers below are on UTC unless said
 
@@ -165,14 +166,7 @@ async def test_bookings_whose_sites_are_all_certified_are_confirmed_automaticall
         async def book(sites, start):
             response = await api.post(
                 "/api/v1/conferences",
-                json={
-                    "customer_id": customer.id,
-                    "title": "Auto",
-                    "leader_name": "Lee",
-                    "start": start.isoformat(),
-                    "end": (start + timedelta(hours=1)).isoformat(),
-                    "sites": [{"site_id": s.id} for s in sites],
-                },
+                json=conference_body(customer.id, [s.id for s in sites], start, title="Auto"),
             )
             assert response.status_code == 201, response.text
             return response.json()

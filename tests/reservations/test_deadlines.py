@@ -9,6 +9,7 @@ import time_machine
 
 from bridgedesk.identity import Role
 from reservations.deadlines import LATER_OCCURRENCE_WINDOW, confirmation_due, days_ahead
+from tests.payloads import conference_body
 
 KIRITIMATI = ZoneInfo("Pacific/Kiritimati")  # UTC+14
 PAGO_PAGO = ZoneInfo("Pacific/Pago_Pago")  # UTC-11
@@ -118,14 +119,7 @@ async def test_booking_answers_with_its_deadline(
         api = await client_as(Role.SCHEDULER, customer_id=customer.id)
         response = await api.post(
             "/api/v1/conferences",
-            json={
-                "customer_id": customer.id,
-                "title": "Deadline check",
-                "leader_name": "Lee",
-                "start": starts.isoformat(),
-                "end": (starts + timedelta(hours=1)).isoformat(),
-                "sites": [{"site_id": site.id}],
-            },
+            json=conference_body(customer.id, [site.id], starts, title="Deadline check"),
         )
     assert response.status_code == 201, response.text
     body = response.json()

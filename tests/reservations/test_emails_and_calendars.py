@@ -9,6 +9,7 @@ from icalendar import Calendar
 
 from bridgedesk.identity import Role
 from bridgedesk.jobs import send_outbox_job
+from tests.payloads import conference_body, series_body
 
 NOW = datetime(2027, 2, 20, 12, 0, tzinfo=UTC)
 KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
@@ -47,14 +48,9 @@ async def test_confirmation_email_reaches_the_requester_with_an_ics_invitation(
     booked = (
         await api.post(
             "/api/v1/conferences",
-            json={
-                "customer_id": customer.id,
-                "title": "Harbour plan",
-                "leader_name": "Tei",
-                "start": start.isoformat(),
-                "end": (start + timedelta(hours=2)).isoformat(),
-                "sites": [{"site_id": site.id}],
-            },
+            json=conference_body(
+                customer.id, [site.id], start, minutes=120, title="Harbour plan", leader_name="Tei"
+            ),
         )
     ).json()
     operator = await client_as(Role.OPERATOR)
@@ -101,14 +97,9 @@ async def test_overrun_notice_is_delivered_to_both_schedulers_and_operators(
             (
                 await api.post(
                     "/api/v1/conferences",
-                    json={
-                        "customer_id": customer.id,
-                        "title": f"M{offset}",
-                        "leader_name": "L",
-                        "start": s.isoformat(),
-                        "end": (s + timedelta(hours=1)).isoformat(),
-                        "sites": [{"site_id": site.id}],
-                    },
+                    json=conference_body(
+                        customer.id, [site.id], s, title=f"M{offset}", leader_name="L"
+                    ),
                 )
             ).json()["id"]
         )
@@ -133,14 +124,9 @@ async def test_site_feed_is_valid_icalendar_with_the_right_times(
             (
                 await api.post(
                     "/api/v1/conferences",
-                    json={
-                        "customer_id": customer.id,
-                        "title": "Feed",
-                        "leader_name": "L",
-                        "start": s.isoformat(),
-                        "end": (s + timedelta(minutes=45)).isoformat(),
-                        "sites": [{"site_id": site.id}],
-                    },
+                    json=conference_body(
+                        customer.id, [site.id], s, minutes=45, title="Feed", leader_name="L"
+                    ),
                 )
             ).json()["number"]
         )
@@ -172,15 +158,7 @@ async def test_customer_feed_publishes_a_series_as_rrule_with_exceptions(
     body = (
         await api.post(
             "/api/v1/conferences",
-            json={
-                "customer_id": customer.id,
-                "title": "Weekly",
-                "leader_name": "L",
-                "start": first.isoformat(),
-                "end": (first + timedelta(hours=1)).isoformat(),
-                "sites": [{"site_id": site.id}],
-                "recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=4"},
-            },
+            json=_series_payload(customer.id, [site.id], first),
         )
     ).json()
     occurrences = body["occurrences"]
@@ -235,15 +213,7 @@ async def test_a_feed_key_reads_calendars_without_a_header_and_nothing_else(
 
 
 def _series_payload(customer_id, site_ids, first, rule="FREQ=WEEKLY;BYDAY=MO;COUNT=4"):
-    return {
-        "customer_id": customer_id,
-        "title": "Weekly",
-        "leader_name": "L",
-        "start": first.isoformat(),
-        "end": (first + timedelta(hours=1)).isoformat(),
-        "sites": [{"site_id": i} for i in site_ids],
-        "recurrence": {"rrule": rule},
-    }
+    return series_body(customer_id, site_ids, first, rule, leader_name="L")
 
 
 def _invites(smtp_server) -> list:

@@ -10,6 +10,7 @@ from bridgedesk.models import OutboxMessage
 from reservations.models import ConferenceStatus, SiteHold
 from reservations.service import live
 from reservations.service.booking import SiteRequest
+from tests.payloads import conference_body
 
 
 async def test_extending_into_a_later_booking_succeeds_lists_it_and_tells_both_schedulers(
@@ -24,14 +25,7 @@ async def test_extending_into_a_later_booking_succeeds_lists_it_and_tells_both_s
     start = utcnow() + timedelta(hours=3)
 
     def body(s, title):
-        return {
-            "customer_id": customer.id,
-            "title": title,
-            "leader_name": "L",
-            "start": s.isoformat(),
-            "end": (s + timedelta(hours=1)).isoformat(),
-            "sites": [{"site_id": shared.id}],
-        }
+        return conference_body(customer.id, [shared.id], s, title=title, leader_name="L")
 
     running = (await first_api.post("/api/v1/conferences", json=body(start, "Running"))).json()
     later = (
@@ -76,16 +70,12 @@ async def test_extension_into_free_time_holds_the_site(db, make_conference, make
     assert response.status_code == 200
     assert response.json()["overrun_conflicts"] == []
     scheduler = await client_as(Role.SCHEDULER, customer_id=site.customer_id)
+    start = conference.ends_at - timedelta(minutes=10)
     clash = await scheduler.post(
         "/api/v1/conferences",
-        json={
-            "customer_id": site.customer_id,
-            "title": "x",
-            "leader_name": "y",
-            "start": (conference.ends_at - timedelta(minutes=10)).isoformat(),
-            "end": (conference.ends_at + timedelta(minutes=20)).isoformat(),
-            "sites": [{"site_id": site.id}],
-        },
+        json=conference_body(
+            site.customer_id, [site.id], start, minutes=30, title="x", leader_name="y"
+        ),
     )
     assert clash.status_code == 409
 

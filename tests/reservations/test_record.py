@@ -8,21 +8,15 @@ from sqlalchemy import func, select
 
 from bridgedesk.identity import Role
 from reservations.models import Conference, SiteHold
+from tests.payloads import conference_body
 
 T0 = datetime(2027, 5, 3, 14, 0, tzinfo=UTC)
 
 
-def _body(site, start: datetime, hours: float = 1, **extra):
-    return {
-        "customer_id": site.customer_id,
-        "title": "Held on an external MCU",
-        "leader_name": "Lee",
-        "start": start.isoformat(),
-        "end": (start + timedelta(hours=hours)).isoformat(),
-        "sites": [{"site_id": site.id}],
-        "record": True,
-        **extra,
-    }
+def _body(site, start: datetime):
+    return conference_body(
+        site.customer_id, [site.id], start, title="Held on an external MCU", record=True
+    )
 
 
 async def _counts(db) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bridgedesk.identity import Role
 from reservations.models import Conference
+from tests.payloads import conference_body, series_body
 
 NOW = datetime(2027, 2, 20, 12, 0, tzinfo=UTC)
 FIRST = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
@@ -22,15 +23,7 @@ def frozen_time(request):
 
 
 def _payload(customer_id, site_ids, start=FIRST, rule="FREQ=WEEKLY;BYDAY=MO;COUNT=4", **extra):
-    return {
-        "customer_id": customer_id,
-        "title": "Weekly review",
-        "leader_name": "Lee",
-        "start": start.isoformat(),
-        "end": (start + timedelta(hours=1)).isoformat(),
-        "sites": [{"site_id": i} for i in site_ids],
-        "recurrence": {"rrule": rule, **extra},
-    }
+    return series_body(customer_id, site_ids, start, rule, title="Weekly review", **extra)
 
 
 async def _setup(make_customer, make_site, client_as):
@@ -90,14 +83,14 @@ async def test_series_hitting_a_busy_occurrence_is_refused_whole(
     third = datetime(2027, 3, 15, 13, 0, tzinfo=UTC)
     blocker = await api.post(
         "/api/v1/conferences",
-        json={
-            "customer_id": customer.id,
-            "title": "Blocker",
-            "leader_name": "Bo",
-            "start": (third + timedelta(minutes=30)).isoformat(),
-            "end": (third + timedelta(hours=2)).isoformat(),
-            "sites": [{"site_id": site.id}],
-        },
+        json=conference_body(
+            customer.id,
+            [site.id],
+            third + timedelta(minutes=30),
+            minutes=90,
+            title="Blocker",
+            leader_name="Bo",
+        ),
     )
     assert blocker.status_code == 201
     before = await db.scalar(select(func.count(Conference.id)))
@@ -157,26 +150,12 @@ async def test_move_one_occurrence_and_its_slot_is_free_again(
     old = datetime.fromisoformat(second["start"])
     free = await api.post(
         "/api/v1/conferences",
-        json={
-            "customer_id": customer.id,
-            "title": "Fill",
-            "leader_name": "F",
-            "start": old.isoformat(),
-            "end": (old + timedelta(hours=1)).isoformat(),
-            "sites": [{"site_id": site.id}],
-        },
+        json=conference_body(customer.id, [site.id], old, title="Fill", leader_name="F"),
     )
     assert free.status_code == 201
     taken = await api.post(
         "/api/v1/conferences",
-        json={
-            "customer_id": customer.id,
-            "title": "Clash",
-            "leader_name": "C",
-            "start": new_start.isoformat(),
-            "end": (new_start + timedelta(hours=1)).isoformat(),
-            "sites": [{"site_id": site.id}],
-        },
+        json=conference_body(customer.id, [site.id], new_start, title="Clash", leader_name="C"),
     )
     assert taken.status_code == 409
 
@@ -191,32 +170,19 @@ async def test_move_following_shifts_the_rest_and_refuses_into_a_conflict(
     last = datetime.fromisoformat(occurrences[3]["start"])
     await api.post(
         "/api/v1/conferences",
-        json={
-            "customer_id": customer.id,
-            "title": "Later",
-            "leader_name": "L",
-            "start": (last + timedelta(hours=2)).isoformat(),
-            "end": (last + timedelta(hours=3)).isoformat(),
-            "sites": [{"site_id": site.id}],
-        },
+        json=conference_body(
+            customer.id, [site.id], last + timedelta(hours=2), title="Later", leader_name="L"
+        ),
     )
     second = datetime.fromisoformat(occurrences[1]["start"])
     refused = await api.patch(
         f"/api/v1/conferences/{occurrences[1]['id']}",
-        json={
-            "start": (second + timedelta(hours=2)).isoformat(),
-            "end": (second + timedelta(hours=3)).isoformat(),
-            "scope": "following",
-        },
+        json=_move(second + timedelta(hours=2), scope="following"),
     )
     assert refused.status_code == 409
     shifted = await api.patch(
         f"/api/v1/conferences/{occurrences[1]['id']}",
-        json={
-            "start": (second + timedelta(minutes=30)).isoformat(),
-            "end": (second + timedelta(minutes=90)).isoformat(),
-            "scope": "following",
-        },
+        json=_move(second + timedelta(minutes=30), scope="following"),
     )
     assert shifted.status_code == 200, shifted.text
     starts = [datetime.fromisoformat(c["start"]) for c in shifted.json()["items"]]
@@ -277,15 +243,8 @@ async def test_preview_lists_every_occurrence_with_its_conflicts_and_writes_noth
     assert await db.scalar(select(func.count(Conference.id))) == before
 
 
-def _single(customer_id, site_ids, start, hours=1):
-    return {
-        "customer_id": customer_id,
-        "title": "Single",
-        "leader_name": "S",
-        "start": start.isoformat(),
-        "end": (start + timedelta(hours=hours)).isoformat(),
-        "sites": [{"site_id": i} for i in site_ids],
-    }
+def _single(customer_id, site_ids, start):
+    return conference_body(customer_id, site_ids, start, title="Single", leader_name="S")
 
 
 def _move(start, scope="this", hours=1):

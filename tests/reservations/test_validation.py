@@ -10,6 +10,7 @@ import pytest
 
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
+from tests.payloads import conference_body
 from tests.snapshots import snapshot
 
 LONG = "x" * 201
@@ -26,15 +27,7 @@ async def world(db, make_customer, make_site, client_as):
     operator = await client_as(Role.OPERATOR)
     start = (utcnow() + timedelta(days=3)).replace(microsecond=0)
     booked = await scheduler.post(
-        "/api/v1/conferences",
-        json={
-            "customer_id": customer.id,
-            "title": "Existing",
-            "leader_name": "Lee",
-            "start": start.isoformat(),
-            "end": (start + timedelta(hours=1)).isoformat(),
-            "sites": [{"site_id": site.id}],
-        },
+        "/api/v1/conferences", json=conference_body(customer.id, [site.id], start, title="Existing")
     )
     assert booked.status_code == 201, booked.text
     return {
@@ -51,14 +44,7 @@ async def world(db, make_customer, make_site, client_as):
 
 def _booking(world: dict[str, Any], **changes: Any) -> dict[str, Any]:
     start = world["start"] + timedelta(days=1)
-    body: dict[str, Any] = {
-        "customer_id": world["customer"].id,
-        "title": "Review",
-        "leader_name": "Lee",
-        "start": start.isoformat(),
-        "end": (start + timedelta(hours=1)).isoformat(),
-        "sites": [{"site_id": world["spare"].id}],
-    }
+    body = conference_body(world["customer"].id, [world["spare"].id], start)
     body.update(changes)
     return body
 
