@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bridgedesk import users
 from bridgedesk.auth import FEED_KIND, CurrentActor, authenticate, issue_token
-from bridgedesk.db import READ_ONLY, Db, database
+from bridgedesk.db import MAX_KEY, READ_ONLY, Db, database
 from bridgedesk.identity import Role
 from bridgedesk.models import User
 
@@ -34,7 +34,7 @@ class UserIn(BaseModel):
     password: Annotated[str, Field(min_length=8, max_length=200)]
     role: Role
     # An INTEGER key: larger values would overflow the database driver.
-    customer_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
+    customer_id: Annotated[int, Field(ge=1, le=MAX_KEY)] | None = None
 
 
 class UserOut(BaseModel):

@@ -29,6 +29,10 @@ NAMING_CONVENTION = {
 }
 
 
+# The largest id an INTEGER key holds: larger ones are refused at the edges, not sent to a driver.
+MAX_KEY = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

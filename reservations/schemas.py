@@ -16,8 +16,15 @@ from pydantic import (
     model_validator,
 )
 
+from bridgedesk.db import MAX_KEY
 from reservations.models import Bridge, Conference, ConferenceStatus, Customer, Site, SiteKind
-from reservations.service.booking import MAX_CONFERENCE_LENGTH, BookingRequest, SiteRequest
+from reservations.service.booking import (
+    MAX_CONFERENCE_LENGTH,
+    MAX_NAME,
+    MAX_PROJECT_CODE,
+    BookingRequest,
+    SiteRequest,
+)
 from reservations.service.confirmation import is_overdue
 from reservations.service.registry import BridgeData, CustomerData, SiteData
 from reservations.service.series import Scope
@@ -46,8 +53,7 @@ def _sip_uri(value: str) -> str:
 
 # Ids are the database's INTEGER keys: anything outside 1..2^31-1 is refused at the edge
 # rather than overflowing the driver (a 500 on SQLite and PostgreSQL alike).
-MAX_ID = 2_147_483_647
-Id = Annotated[int, Ge(1), Le(MAX_ID)]
+Id = Annotated[int, Ge(1), Le(MAX_KEY)]
 # Instants far enough inside datetime's years 1-9999 that shifting them into any time zone
 # cannot overflow (year 9999 at -05:00 would be a 500, not a 422).
 INSTANT_YEARS = (1970, 9000)
@@ -65,7 +71,7 @@ def _on_the_calendar(value: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, AfterValidator(_on_the_calendar)]
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 SipUri = Annotated[str, Field(min_length=5, max_length=300), AfterValidator(_sip_uri)]
 Speed = Annotated[int, Field(gt=0, le=100_000)]
 
@@ -230,7 +236,7 @@ class ConferenceIn(Strict):
     start: Instant
     end: Instant
     sites: list[SiteRequestIn] = Field(min_length=1, max_length=200)
-    project_code: str | None = Field(None, max_length=60)
+    project_code: str | None = Field(None, max_length=MAX_PROJECT_CODE)
     features: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=20
     )

@@ -97,7 +97,7 @@ async def _draft(
     """The form's customer and times if complete enough to check; else what is missing."""
     try:
         customer = await _booking_customer(db, actor, form)
-        return customer, form.draft(customer)
+        return customer, form.to_request(customer)
     except InvalidInput as incomplete:
         return incomplete.detail
 

@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import current_actor
+from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Forbidden, NotFound
 from bridgedesk.identity import Actor
 from reservations.models import Conference, Customer
-from reservations.pages.forms import MAX_ID
 from reservations.service import booking, confirmation, live, registry
 
 # Statuses in which the pages offer to cancel, or to extend and add sites; the service decides.
@@ -38,7 +38,7 @@ def back_to(return_to: str, default: str) -> RedirectResponse:
 
 def known_id(value: int, missing: type[NotFound]) -> int:
     """The path's id, if it could be one: a huge number is a 404 rather than a driver error."""
-    if value > MAX_ID:
+    if value > MAX_KEY:
         raise missing()
     return value
 

@@ -7,14 +7,13 @@ from zoneinfo import ZoneInfo
 
 from starlette.datastructures import ImmutableMultiDict
 
+from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import InvalidInput
 from reservations.models import Customer
 from reservations.pages.repeats import RepeatForm
 from reservations.service import booking
 
-# Lengths the database columns hold; the API's schema enforces the same.
-MAX_NAME, MAX_PROJECT_CODE, MAX_SPEED_KBPS = 200, 60, 100_000
-MAX_ID = 2**31 - 1
+MAX_SPEED_KBPS = 100_000
 # Dates the pages accept: wide enough for any booking, narrow enough that no arithmetic overflows.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
@@ -27,7 +26,7 @@ def optional_int(text: object, what: str) -> int | None:
     text = text.strip() if isinstance(text, str) else ""
     if not text:
         return None
-    if not (text.isascii() and text.isdigit() and int(text) <= MAX_ID):
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_KEY):
         raise InvalidInput(f"{what} must be a whole number.")
     return int(text)
 
@@ -76,12 +75,6 @@ def site_ids_of(fields: Fields) -> list[int]:
     """The ticked site checkboxes, each once, in the order sent."""
     chosen = (optional_int(v, "A site") for v in fields.getlist("site_id"))
     return list(dict.fromkeys(site_id for site_id in chosen if site_id is not None))
-
-
-def check_text(label: str, value: str, least: int, most: int) -> None:
-    # PostgreSQL refuses NUL in text, so it is a 422 here rather than a 500 there.
-    if not least <= len(value) <= most or "\x00" in value:
-        raise booking.InvalidBooking(f"Give the {label} in at most {most} characters.")
 
 
 def speed_of(text: str) -> int | None:
@@ -152,8 +145,8 @@ class BookingForm:
         """The RFC 5545 rule the Repeats section describes, or None for a single meeting."""
         return self.repeat.rule(self.first_day()) if self.repeat.frequency else None
 
-    def draft(self, customer: Customer) -> booking.BookingRequest:
-        """Times and sites as a request, the text unchecked: enough for a preview."""
+    def to_request(self, customer: Customer) -> booking.BookingRequest:
+        """The form as a booking request; the service checks its text and times."""
         start, end = self.interval(ZoneInfo(customer.timezone))
         speeds = {site_id: speed_of(text) for site_id, text in self.speeds.items()}
         return booking.BookingRequest(
@@ -165,12 +158,6 @@ class BookingForm:
             sites=[booking.SiteRequest(i, speeds.get(i)) for i in self.site_ids],
             project_code=self.project_code or None,
         )
-
-    def to_request(self, customer: Customer) -> booking.BookingRequest:
-        check_text("title", self.title, 1, MAX_NAME)
-        check_text("leader's name", self.leader_name, 1, MAX_NAME)
-        check_text("project code", self.project_code, 0, MAX_PROJECT_CODE)
-        return self.draft(customer)
 
 
 @dataclass
@@ -194,8 +181,6 @@ class AdhocForm:
         )
 
     def length(self) -> timedelta:
-        check_text("title", self.title, 1, MAX_NAME)
-        check_text("leader's name", self.leader_name, 1, MAX_NAME)
         return timedelta(minutes=required_int(self.minutes, "The length in minutes"))
 
     def sites(self) -> list[booking.SiteRequest]:

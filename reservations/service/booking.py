@@ -23,6 +23,10 @@ MAX_CONFERENCE_LENGTH = timedelta(hours=24)
 # Exclusion-constraint violation on PostgreSQL.
 EXCLUSION_VIOLATION = "23P01"
 
+# What the text columns hold; the API schema and the page forms take their bounds from here.
+MAX_NAME = 200
+MAX_PROJECT_CODE = 60
+
 BOOKING_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.SCHEDULER})
 # A booking can be cancelled or moved only before it starts.
 CANCELLABLE_STATUSES = (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED)
@@ -187,6 +191,19 @@ async def requested_sites(
     return chosen
 
 
+def _bounded(label: str, value: str, least: int, most: int) -> None:
+    # PostgreSQL refuses NUL in text, so it is a 422 on every database rather than a 500 there.
+    if not least <= len(value) <= most or "\x00" in value:
+        raise InvalidBooking(f"Give the {label} in {least} to {most} characters.")
+
+
+def check_text(title: str, leader_name: str, project_code: str | None = None) -> None:
+    """The free text a booking stores, within what its columns hold, whoever sends it."""
+    _bounded("title", title, 1, MAX_NAME)
+    _bounded("leader's name", leader_name, 1, MAX_NAME)
+    _bounded("project code", project_code or "", 0, MAX_PROJECT_CODE)
+
+
 def check_may_book(request: BookingRequest, by: Actor) -> None:
     if by.role not in BOOKING_ROLES:
         raise Forbidden("Your role may not book conferences.")
@@ -273,6 +290,7 @@ async def preview_conflicts(
 async def book(session: AsyncSession, request: BookingRequest, *, by: Actor) -> Conference:
     """Book a conference, all sites or none; a taken site is a 409 naming every conflict."""
     check_may_book(request, by)
+    check_text(request.title, request.leader_name, request.project_code)
     customer = await get_customer(session, request.customer_id, by=by)
     check_times(request.start, request.end)
     now = utcnow()

@@ -21,6 +21,7 @@ from reservations.service.booking import (
     ChosenSite,
     SiteConflict,
     SiteRequest,
+    check_text,
     check_times,
     find_conflicts,
     insert_conference,
@@ -93,6 +94,7 @@ async def start_adhoc(
     """
     if by.role not in BOOKING_ROLES:
         raise Forbidden("Your role may not start conferences.")
+    check_text(title, leader_name)
     if not timedelta(minutes=1) <= length <= timedelta(hours=24):
         raise InvalidInput("An ad hoc conference lasts between 1 minute and 24 hours.")
     customer = await get_customer(session, customer_id, by=by)

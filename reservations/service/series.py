@@ -28,6 +28,7 @@ from reservations.service.booking import (
     SiteConflict,
     SitesBusy,
     check_may_book,
+    check_text,
     check_times,
     describe_conflicts,
     find_conflicts,
@@ -144,6 +145,7 @@ async def book_series(
 ) -> SeriesBooking:
     """Book every occurrence of `rule`; by default none if any is taken (409 naming which)."""
     check_may_book(request, by)
+    check_text(request.title, request.leader_name, request.project_code)
     if request.record:
         raise InvalidBooking("A recorded conference cannot recur.")
     customer = await get_customer(session, request.customer_id, by=by)

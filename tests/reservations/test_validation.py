@@ -10,6 +10,7 @@ import pytest
 
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
+from reservations.service.booking import BookingRequest, InvalidBooking, SiteRequest, book
 from tests.payloads import conference_body
 from tests.snapshots import snapshot
 
@@ -295,4 +296,31 @@ async def test_actions_on_a_huge_conference_id_are_4xx(db, world, action):
     response = await world["operator"].post(f"/api/v1/conferences/{2**70}/{action}")
     assert response.status_code in (404, 422), response.text
     assert "detail" in response.json()
+    assert await snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("title", "x" * 201), ("title", ""), ("leader_name", "a\x00b"), ("project_code", "p" * 61)],
+)
+async def test_the_service_bounds_free_text_whoever_calls_it(
+    db, make_site, make_actor, field, value
+):
+    site = await make_site()
+    scheduler = await make_actor(Role.SCHEDULER, customer_id=site.customer_id)
+    start = utcnow() + timedelta(days=1)
+    request = BookingRequest(
+        **{
+            "customer_id": site.customer_id,
+            "title": "Review",
+            "leader_name": "Lee",
+            "start": start,
+            "end": start + timedelta(hours=1),
+            "sites": [SiteRequest(site.id)],
+            field: value,
+        }
+    )
+    before = await snapshot(db)
+    with pytest.raises(InvalidBooking):
+        await book(db, request, by=scheduler)
     assert await snapshot(db) == before
