@@ -1,7 +1,7 @@
 """The shell's JSON routes: tokens, users, health."""
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -12,6 +12,7 @@ from bridgedesk.auth import FEED_KIND, CurrentActor, authenticate, issue_token
 from bridgedesk.db import MAX_KEY, READ_ONLY, Db, database
 from bridgedesk.identity import Role
 from bridgedesk.models import User
+from bridgedesk.schemas import FromRow
 
 router = APIRouter()
 
@@ -37,22 +38,12 @@ class UserIn(BaseModel):
     customer_id: Annotated[int, Field(ge=1, le=MAX_KEY)] | None = None
 
 
-class UserOut(BaseModel):
+class UserOut(FromRow):
     id: int
     email: str
     name: str
     role: Role
     customer_id: int | None
-
-    @classmethod
-    def from_model(cls, user: User) -> Self:
-        return cls(
-            id=user.id,
-            email=user.email,
-            name=user.name,
-            role=Role(user.role),
-            customer_id=user.customer_id,
-        )
 
 
 @router.post("/api/v1/auth/token", tags=["auth"])

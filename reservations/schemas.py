@@ -17,7 +17,8 @@ from pydantic import (
 )
 
 from bridgedesk.db import MAX_KEY
-from reservations.models import Bridge, Conference, ConferenceStatus, Customer, Site, SiteKind
+from bridgedesk.schemas import FromRow
+from reservations.models import Conference, ConferenceStatus, SiteKind
 from reservations.service.booking import (
     MAX_CONFERENCE_LENGTH,
     MAX_NAME,
@@ -121,22 +122,12 @@ class CustomerIn(Strict):
         )
 
 
-class CustomerOut(BaseModel):
+class CustomerOut(FromRow):
     id: int
     name: str
     timezone: str
     billing_emails: list[str]
     primary_contact: dict[str, Any] | None
-
-    @classmethod
-    def from_model(cls, c: Customer) -> Self:
-        return cls(
-            id=c.id,
-            name=c.name,
-            timezone=c.timezone,
-            billing_emails=c.billing_emails,
-            primary_contact=c.primary_contact,
-        )
 
 
 class SiteIn(Strict):
@@ -164,7 +155,7 @@ class SiteIn(Strict):
         )
 
 
-class SiteOut(BaseModel):
+class SiteOut(FromRow):
     id: int
     customer_id: int
     name: str
@@ -176,22 +167,6 @@ class SiteOut(BaseModel):
     billing_zone: str
     contacts: list[dict[str, Any]]
     certification_state: str
-
-    @classmethod
-    def from_model(cls, s: Site) -> Self:
-        return cls(
-            id=s.id,
-            customer_id=s.customer_id,
-            name=s.name,
-            kind=s.kind,
-            timezone=s.timezone,
-            sip_uri=s.sip_uri,
-            audio_uri=s.audio_uri,
-            max_speed_kbps=s.max_speed_kbps,
-            billing_zone=s.billing_zone,
-            contacts=s.contacts,
-            certification_state=s.certification_state,
-        )
 
 
 class BridgeIn(Strict):
@@ -210,18 +185,12 @@ class BridgeIn(Strict):
         return BridgeData(self.name, self.sip_uri, self.ports, self.adhoc_reserve)
 
 
-class BridgeOut(BaseModel):
+class BridgeOut(FromRow):
     id: int
     name: str
     sip_uri: str
     ports: int
     adhoc_reserve: int
-
-    @classmethod
-    def from_model(cls, b: Bridge) -> Self:
-        return cls(
-            id=b.id, name=b.name, sip_uri=b.sip_uri, ports=b.ports, adhoc_reserve=b.adhoc_reserve
-        )
 
 
 class SiteRequestIn(Strict):
@@ -265,7 +234,7 @@ class ConferenceIn(Strict):
         )
 
 
-class HeldSiteOut(BaseModel):
+class HeldSiteOut(FromRow):
     site_id: int
     speed_kbps: int
 
@@ -317,7 +286,7 @@ class ConferenceOut(BaseModel):
             confirmed_at=c.confirmed_at,
             confirmed_by=c.confirmed_by,
             overdue=is_overdue(c, now),
-            sites=[HeldSiteOut(site_id=h.site_id, speed_kbps=h.speed_kbps) for h in c.sites],
+            sites=[HeldSiteOut.from_model(h) for h in c.sites],
             series_id=c.series_id,
             adhoc=c.adhoc,
             overflow=c.overflow,
