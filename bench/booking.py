@@ -14,10 +14,8 @@ database at the end.
 
 import argparse
 import os
-import signal
-import socket
-import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -30,8 +28,11 @@ from typing import Any
 import httpx
 import psycopg
 
+# The same real-server harness the tests use: run from the repository root or anywhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.server_process import run_cli, running_server
+
 ADMIN_URL = os.environ.get("BRIDGEDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-BIN = Path(sys.executable).parent
 PASSWORD = "bench-password"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -50,47 +51,6 @@ def throwaway_database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def bridgedesk(database_url: str, *args: str) -> None:
-    env = {**os.environ, "BRIDGEDESK_DATABASE_URL": database_url}
-    subprocess.run([str(BIN / "bridgedesk"), *args], env=env, check=True, timeout=120)
-
-
-@contextmanager
-def running_server(database_url: str, workers: int) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    env = {**os.environ, "BRIDGEDESK_DATABASE_URL": database_url}
-    command = ["serve", "--port", str(port), "--workers", str(workers), "--no-access-log"]
-    process = subprocess.Popen(
-        [str(BIN / "bridgedesk"), *command, "--log-level", "warning"],
-        env=env,
-        start_new_session=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the server exited early")
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer within 60 s")
-            time.sleep(0.2)
-        yield base_url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def _created(response: httpx.Response) -> Any:
@@ -298,10 +258,15 @@ def main() -> int:
 
     with throwaway_database() as url:
         admin_email = "admin@bench.example"
-        bridgedesk(url, "user", "add", admin_email, "--role", "admin", "--password", PASSWORD)
-        with running_server(url, args.workers) as base_url:
-            seed_data = seed(base_url, admin_email, args.clients, per)
-            api_count, api_seconds = bench_api(base_url, seed_data, args.clients, per, args.seconds)
+        run_cli(url, "user", "add", admin_email, "--role", "admin", "--password", PASSWORD)
+        with (
+            tempfile.TemporaryDirectory() as log_dir,
+            running_server(url, Path(log_dir), workers=args.workers) as server,
+        ):
+            seed_data = seed(server.base_url, admin_email, args.clients, per)
+            api_count, api_seconds = bench_api(
+                server.base_url, seed_data, args.clients, per, args.seconds
+            )
         raw_count, raw_seconds = bench_raw(url, seed_data, args.clients, per, args.seconds)
 
     api_rate = api_count / api_seconds
