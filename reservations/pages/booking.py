@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.auth import CurrentActor
 from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
-from bridgedesk.errors import Conflict, Forbidden, InvalidInput
+from bridgedesk.errors import Conflict, InvalidInput
 from bridgedesk.identity import Actor
 from bridgedesk.web import render
 from reservations.models import Customer
@@ -73,8 +73,7 @@ async def _booking_customer(db: AsyncSession, actor: Actor, form: BookingForm) -
 
 
 async def _booking_page(db: AsyncSession, actor: Actor, form: BookingForm) -> dict[str, Any]:
-    if actor.role not in booking.BOOKING_ROLES:
-        raise Forbidden("Your role may not book conferences.")
+    booking.require_booker(actor, "book conferences")
     chosen = optional_int(form.customer_id, "The customer") if actor.is_provider else None
     view = await viewpoint(db, actor, chosen)
     customer = view.customer

@@ -16,11 +16,8 @@ from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Forbidden, NotFound
 from bridgedesk.identity import Actor
 from reservations.models import Conference, Customer
-from reservations.service import booking, confirmation, live, registry
+from reservations.service import confirmation, registry
 
-# Statuses in which the pages offer to cancel, or to extend and add sites; the service decides.
-CANCELLABLE = booking.CANCELLABLE_STATUSES
-OPEN = live.OPEN_STATUSES
 # Where the confirm and cancel buttons may send the user back to (never another host).
 RETURN_PAGES = frozenset({"/confirmations", "/conferences/mine"})
 RETURN_PATTERN = re.compile(r"/(series|conferences)/\d{1,10}")

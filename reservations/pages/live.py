@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
-from bridgedesk.errors import Conflict, DomainError, Forbidden, InvalidInput
+from bridgedesk.errors import Conflict, DomainError, InvalidInput
 from bridgedesk.identity import Actor
 from bridgedesk.web import render
 from reservations.pages.context import known_id, page_router, refused_conflicts, viewpoint
@@ -21,8 +21,7 @@ router = page_router()
 
 
 async def _adhoc_page(db: AsyncSession, actor: Actor, form: AdhocForm) -> dict[str, Any]:
-    if actor.role not in booking.BOOKING_ROLES:
-        raise Forbidden("Your role may not start conferences.")
+    booking.require_booker(actor, "start conferences")
     chosen = optional_int(form.customer_id, "The customer") if actor.is_provider else None
     view = await viewpoint(db, actor, chosen)
     return {**await adhoc_panel(db, actor, view), "adhoc": form}

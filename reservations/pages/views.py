@@ -17,10 +17,8 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
 from bridgedesk.identity import Actor, Role
 from bridgedesk.web import render
-from reservations.models import ConferenceStatus, Site
+from reservations.models import Site
 from reservations.pages.context import (
-    CANCELLABLE,
-    OPEN,
     Viewpoint,
     back_to,
     is_overdue,
@@ -31,7 +29,7 @@ from reservations.pages.context import (
 )
 from reservations.pages.forms import AdhocForm, calendar_day, optional_int
 from reservations.pages.repeats import describe_rule
-from reservations.service import booking, confirmation, queries, registry, series
+from reservations.service import booking, confirmation, live, queries, registry, series
 
 router = page_router()
 
@@ -98,7 +96,7 @@ async def adhoc_panel(
     db: AsyncSession, actor: Actor, view: Viewpoint, sites: Sequence[Site] | None = None
 ) -> dict[str, Any]:
     """The "ad hoc conference now" form: the customer's sites, or first the customer to choose."""
-    if actor.role not in booking.BOOKING_ROLES:
+    if not booking.may_book(actor):
         return {"adhoc": None}
     customer = view.customer
     if customer is not None and sites is None:
@@ -186,7 +184,7 @@ async def conference_page(
         db, known_id(conference_id, queries.ConferenceNotFound), by=actor
     )
     customer = await registry.get_customer(db, conference.customer_id, by=actor)
-    may_change = actor.role in booking.BOOKING_ROLES and conference.status in OPEN
+    may_change = live.may_change(actor, conference)
     sites = (
         await registry.list_sites(db, by=actor, customer_id=customer.id)
         if may_change or (conference.adhoc and left_out)
@@ -200,9 +198,8 @@ async def conference_page(
         "zone": customer.timezone,
         "site_names": names,
         "overdue": is_overdue(conference, utcnow()),
-        "may_cancel": actor.role in booking.BOOKING_ROLES and conference.status in CANCELLABLE,
-        "may_confirm": actor.role in confirmation.CONFIRMING_ROLES
-        and conference.status == ConferenceStatus.REQUESTED,
+        "may_cancel": booking.may_cancel(actor, conference),
+        "may_confirm": confirmation.may_confirm(actor, conference),
         "may_change": may_change,
         "addable_sites": [s for s in sites if s.id not in taking_part],
         "left_out": _left_out(left_out, names) if conference.adhoc else [],
@@ -265,9 +262,7 @@ async def _series_page(
         "words": describe_rule(found.rrule, ZoneInfo(found.timezone)),
         "site_names": await site_names(db, members),
         "overdue": {c.id for c in members if is_overdue(c, now)},
-        "cancellable": {
-            c.id for c in members if actor.role in booking.BOOKING_ROLES and c.status in CANCELLABLE
-        },
+        "cancellable": {c.id for c in members if booking.may_cancel(actor, c)},
         "skipped": _skipped(skipped),
     }
 

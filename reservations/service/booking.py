@@ -204,9 +204,22 @@ def check_text(title: str, leader_name: str, project_code: str | None = None) ->
     _bounded("project code", project_code or "", 0, MAX_PROJECT_CODE)
 
 
+def may_book(by: Actor) -> bool:
+    return by.role in BOOKING_ROLES
+
+
+def require_booker(by: Actor, doing: str) -> None:
+    """Forbidden unless `by` is a role that books and changes conferences."""
+    if not may_book(by):
+        raise Forbidden(f"Your role may not {doing}.")
+
+
+def may_cancel(by: Actor, conference: Conference) -> bool:
+    return may_book(by) and conference.status in CANCELLABLE_STATUSES
+
+
 def check_may_book(request: BookingRequest, by: Actor) -> None:
-    if by.role not in BOOKING_ROLES:
-        raise Forbidden("Your role may not book conferences.")
+    require_booker(by, "book conferences")
     if request.record and by.role not in RECORDING_ROLES:
         raise Forbidden("Only operators record conferences that were already held.")
 

@@ -24,6 +24,10 @@ class NotConfirmable(Conflict):
     message = "Only a requested conference can be confirmed."
 
 
+def may_confirm(by: Actor, conference: Conference) -> bool:
+    return by.role in CONFIRMING_ROLES and conference.status == ConferenceStatus.REQUESTED
+
+
 def is_overdue(conference: Conference, now: datetime) -> bool:
     """Still waiting for confirmation after its deadline."""
     return (

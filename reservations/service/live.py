@@ -10,12 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
-from bridgedesk.errors import Conflict, Forbidden, InvalidInput
+from bridgedesk.errors import Conflict, InvalidInput
 from bridgedesk.identity import Actor
 from reservations.models import Conference, ConferenceStatus, Site, SiteHold
 from reservations.service import capacity, notifications
 from reservations.service.booking import (
-    BOOKING_ROLES,
     EXCLUSION_VIOLATION,
     BookingRequest,
     ChosenSite,
@@ -25,8 +24,10 @@ from reservations.service.booking import (
     check_times,
     find_conflicts,
     insert_conference,
+    may_book,
     new_conference,
     requested_sites,
+    require_booker,
     sites_busy,
 )
 from reservations.service.queries import ConferenceNotFound, get_conference
@@ -45,6 +46,11 @@ MAX_EXTENSION = timedelta(hours=12)
 AUTOMATIC = "automatic (ad hoc)"
 # A conference that has not ended can still be extended or joined by another site.
 OPEN_STATUSES = (ConferenceStatus.REQUESTED, ConferenceStatus.CONFIRMED, ConferenceStatus.LIVE)
+
+
+def may_change(by: Actor, conference: Conference) -> bool:
+    """Whether `by` may extend the conference or add a site to it."""
+    return may_book(by) and conference.status in OPEN_STATUSES
 
 
 class NotExtendable(Conflict):
@@ -92,8 +98,7 @@ async def start_adhoc(
     operators are alerted. A site already in another meeting cannot be in two at once: it is
     left out and reported, the rest go ahead.
     """
-    if by.role not in BOOKING_ROLES:
-        raise Forbidden("Your role may not start conferences.")
+    require_booker(by, "start conferences")
     check_text(title, leader_name)
     if not timedelta(minutes=1) <= length <= timedelta(hours=24):
         raise InvalidInput("An ad hoc conference lasts between 1 minute and 24 hours.")
@@ -140,8 +145,7 @@ async def start_adhoc(
 
 
 def _check_may_change(by: Actor) -> None:
-    if by.role not in BOOKING_ROLES:
-        raise Forbidden("Your role may not change conferences.")
+    require_booker(by, "change conferences")
 
 
 async def extend(

@@ -13,14 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
-from bridgedesk.errors import Conflict, Forbidden, NotFound
+from bridgedesk.errors import Conflict, NotFound
 from bridgedesk.identity import Actor
 from reservations.deadlines import confirmation_due
 from reservations.models import Conference, ConferenceStatus, Series, Site
 from reservations.recurrence import InvalidRecurrence, Occurrence, canonical_rule, expand, place
 from reservations.service import capacity, notifications
 from reservations.service.booking import (
-    BOOKING_ROLES,
     CANCELLABLE_STATUSES,
     EXCLUSION_VIOLATION,
     BookingRequest,
@@ -36,6 +35,7 @@ from reservations.service.booking import (
     new_conference,
     release,
     requested_sites,
+    require_booker,
 )
 from reservations.service.confirmation import confirm_automatically_if_eligible
 from reservations.service.queries import get_conference
@@ -284,8 +284,7 @@ async def cancel(
     session: AsyncSession, conference_id: int, *, by: Actor, scope: Scope = Scope.THIS
 ) -> list[Conference]:
     """Cancel one booking, or it and the rest of its series."""
-    if by.role not in BOOKING_ROLES:
-        raise Forbidden("Your role may not cancel conferences.")
+    require_booker(by, "cancel conferences")
     conference = await get_conference(session, conference_id, by=by)
     members = await _scope_members(session, conference, scope)
     for member in members:  # the conference first: if it cannot be cancelled, nothing is
@@ -361,8 +360,7 @@ async def move(
 
     A moved booking is confirmed again by the rules, as if booked now.
     """
-    if by.role not in BOOKING_ROLES:
-        raise Forbidden("Your role may not move conferences.")
+    require_booker(by, "move conferences")
     check_times(start, end)
     conference = await get_conference(session, conference_id, by=by)
     now = utcnow()
