@@ -1,6 +1,7 @@
 """Booking and cancelling conferences without ever double-booking a site."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from reservations.service.registry import customer_zone, get_customer, sites_by_
 # "At most 24 h" per conference (SPEC §3).
 MAX_CONFERENCE_LENGTH = timedelta(hours=24)
 # Exclusion-constraint violation on PostgreSQL.
-EXCLUSION_VIOLATION = "23P01"
+_EXCLUSION_VIOLATION = "23P01"
 
 # What the text columns hold; the API schema and the page forms take their bounds from here.
 MAX_NAME = 200
@@ -259,6 +260,29 @@ def new_conference(
     )
 
 
+class HoldCollided(Exception):
+    """A site hold written in `changing_holds` met another booking's in the database."""
+
+
+@asynccontextmanager
+async def changing_holds(session: AsyncSession) -> AsyncIterator[None]:
+    """Add or change site holds inside a savepoint, flushed at the end of the block.
+
+    A hold that overlaps another booking's (the exclusion constraint on PostgreSQL) raises
+    HoldCollided and leaves the transaction usable, so the caller can say which booking is
+    in the way. Make the changes inside the block: beginning a savepoint flushes whatever is
+    pending, which would run those writes outside it.
+    """
+    try:
+        async with session.begin_nested():
+            yield
+            await session.flush()
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) != _EXCLUSION_VIOLATION:
+            raise
+        raise HoldCollided() from None
+
+
 async def insert_conference(session: AsyncSession, conference: Conference) -> Conference:
     """Write the conference and its holds; a site taken meanwhile is SitesBusy, not a 500.
 
@@ -266,14 +290,9 @@ async def insert_conference(session: AsyncSession, conference: Conference) -> Co
     exclusion constraint lets exactly one through.
     """
     try:
-        # The add belongs inside the savepoint: beginning one flushes what is pending, which
-        # would run the INSERTs outside it and lose the whole transaction on a conflict.
-        async with session.begin_nested():
+        async with changing_holds(session):
             session.add(conference)
-            await session.flush()
-    except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
-            raise
+    except HoldCollided:
         site_ids = [hold.site_id for hold in conference.sites]
         raise sites_busy(
             await find_conflicts(session, site_ids, conference.starts_at, conference.ends_at)

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
@@ -15,11 +14,12 @@ from bridgedesk.identity import Actor
 from reservations.models import Conference, ConferenceStatus, Site, SiteHold
 from reservations.service import capacity, notifications
 from reservations.service.booking import (
-    EXCLUSION_VIOLATION,
     BookingRequest,
     ChosenSite,
+    HoldCollided,
     SiteConflict,
     SiteRequest,
+    changing_holds,
     check_text,
     check_times,
     find_conflicts,
@@ -191,13 +191,9 @@ async def extend(
     overruns: list[OverrunConflict] = []
     for _attempt in range(3):
         try:
-            # Changed inside the savepoint: beginning one flushes whatever is pending.
-            async with session.begin_nested():
+            async with changing_holds(session):
                 overruns = await _hold_until(session, conference, new_end)
-                await session.flush()
-        except IntegrityError as error:
-            if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
-                raise
+        except HoldCollided:
             continue  # a booking landed in the gap meanwhile; hold up to it instead
         break
     else:  # pragma: no cover - three bookings in a row landed in the same gap
@@ -260,13 +256,9 @@ async def add_site(
     if conference.status != ConferenceStatus.LIVE:
         await capacity.place_scheduled(session, [(start, end)], 1)
     try:
-        # Changed inside the savepoint: beginning one flushes whatever is pending.
-        async with session.begin_nested():
+        async with changing_holds(session):
             conference.sites.append(_new_hold(chosen, start, end, added_at=now))
-            await session.flush()
-    except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
-            raise
+    except HoldCollided:
         raise sites_busy(
             await find_conflicts(session, [chosen.site.id], start, end), refused="Not added"
         ) from None

@@ -9,7 +9,6 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
@@ -21,11 +20,12 @@ from reservations.recurrence import InvalidRecurrence, Occurrence, canonical_rul
 from reservations.service import capacity, notifications
 from reservations.service.booking import (
     CANCELLABLE_STATUSES,
-    EXCLUSION_VIOLATION,
     BookingRequest,
+    HoldCollided,
     InvalidBooking,
     SiteConflict,
     SitesBusy,
+    changing_holds,
     check_may_book,
     check_text,
     check_times,
@@ -392,8 +392,7 @@ async def move(
             hold.held = False
     await session.flush()
     try:
-        # Changed inside the savepoint: beginning one flushes whatever is pending.
-        async with session.begin_nested():
+        async with changing_holds(session):
             for plan in plans:
                 _reschedule(plan, placement.bridge_id)
                 plan.member.confirmation_due = series_deadline(
@@ -403,10 +402,7 @@ async def move(
                     index=plan.member.occurrence_index,
                     first_booked=first_booked,
                 )
-            await session.flush()
-    except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
-            raise
+    except HoldCollided:
         raise SitesBusy("Not moved: another booking took one of the sites meanwhile.") from None
     await _confirm_automatically(session, members, sites)
     return members
