@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -172,6 +173,18 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
     """Commit if the block finishes, roll back if it raises; jobs and requests both use it."""
     async with database.sessions() as session, session.begin():
         yield session
+
+
+async def add_unique(session: AsyncSession, row: object, refusal: Exception) -> None:
+    """Insert `row`; if a unique constraint refuses it, raise `refusal` (a clean 409) and
+    leave the transaction usable. The row is added inside the savepoint, because beginning
+    one flushes whatever is pending."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        raise refusal from None
 
 
 async def request_session() -> AsyncIterator[AsyncSession]:

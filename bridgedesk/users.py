@@ -4,11 +4,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import hash_password
 from bridgedesk.clock import utcnow
+from bridgedesk.db import add_unique
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput
 from bridgedesk.identity import CUSTOMER_ROLES, Actor, Role
 from bridgedesk.models import User
@@ -66,13 +66,7 @@ async def create_user(session: AsyncSession, new: NewUser, *, by: Actor | None) 
         active=True,
         created_at=utcnow(),
     )
-    try:
-        # Added inside the savepoint: beginning one flushes whatever is pending.
-        async with session.begin_nested():
-            session.add(user)
-            await session.flush()
-    except IntegrityError:
-        raise EmailTaken() from None
+    await add_unique(session, user, EmailTaken())
     return user
 
 

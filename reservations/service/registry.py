@@ -6,10 +6,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
+from bridgedesk.db import add_unique
 from bridgedesk.errors import Conflict, Forbidden, NotFound
 from bridgedesk.identity import Actor, Role
 from bridgedesk.settings import get_settings
@@ -82,7 +82,9 @@ async def create_customer(
         primary_contact=data.primary_contact,
         created_at=utcnow(),
     )
-    await _add_unique(session, customer, f"A customer named {data.name!r} already exists.")
+    await add_unique(
+        session, customer, NameTaken(f"A customer named {data.name!r} already exists.")
+    )
     return customer
 
 
@@ -122,7 +124,9 @@ async def create_site(session: AsyncSession, data: SiteData, *, by: Actor) -> Si
         certification_state="registered",
         created_at=utcnow(),
     )
-    await _add_unique(session, site, f"{customer.name} already has a site named {data.name!r}.")
+    await add_unique(
+        session, site, NameTaken(f"{customer.name} already has a site named {data.name!r}.")
+    )
     return site
 
 
@@ -177,7 +181,7 @@ async def create_bridge(session: AsyncSession, data: BridgeData, *, by: Actor | 
     bridge = Bridge(
         name=data.name, sip_uri=data.sip_uri, ports=data.ports, adhoc_reserve=data.adhoc_reserve
     )
-    await _add_unique(session, bridge, f"A bridge named {data.name!r} already exists.")
+    await add_unique(session, bridge, NameTaken(f"A bridge named {data.name!r} already exists."))
     return bridge
 
 
@@ -187,16 +191,3 @@ async def list_bridges(session: AsyncSession) -> Sequence[Bridge]:
 
 async def count_customers(session: AsyncSession) -> int:
     return await session.scalar(select(func.count(Customer.id))) or 0
-
-
-async def _add_unique(session: AsyncSession, row: object, message: str) -> None:
-    """Insert inside a savepoint so a duplicate name is a clean 409 and the request lives on.
-
-    The row is added inside the savepoint: beginning one flushes whatever is pending.
-    """
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        raise NameTaken(message) from None
