@@ -46,7 +46,8 @@ async def test_booking_then_conflict_names_every_site_and_holds_nothing(
 async def test_back_to_back_bookings_are_allowed(db, client_as, make_site):
     site = await make_site()
     api = await client_as(Role.SCHEDULER, customer_id=site.customer_id)
-    start = utcnow() + timedelta(days=1)
+    start = utcnow().replace(microsecond=0) + timedelta(days=1)
+    numbers = []
     for offset in (0, 1):
         s = start + timedelta(hours=offset)
         response = await api.post(
@@ -54,6 +55,27 @@ async def test_back_to_back_bookings_are_allowed(db, client_as, make_site):
             json=conference_body(site.customer_id, [site.id], s, title=f"Slot {offset}"),
         )
         assert response.status_code == 201, response.text
+        numbers.append(response.json()["number"])
+    busy = await api.get(
+        "/api/v1/availability",
+        params={
+            "site_id": site.id,
+            "from": start.isoformat(),
+            "to": (start + timedelta(hours=2)).isoformat(),
+        },
+    )
+    # Both held, the first ending exactly where the second begins.
+    assert [
+        (b["conference_number"], b["start"], b["end"]) for b in busy.json()["sites"][0]["busy"]
+    ] == [
+        (numbers[0], _z(start), _z(start + timedelta(hours=1))),
+        (numbers[1], _z(start + timedelta(hours=1)), _z(start + timedelta(hours=2))),
+    ]
+
+
+def _z(instant):
+    """How the API writes a UTC instant."""
+    return instant.isoformat().replace("+00:00", "Z")
 
 
 async def test_cancelled_booking_frees_the_site(db, client_as, make_site):

@@ -3,7 +3,7 @@
 Request bodies are built before the first snapshot: it expires the factory objects they read.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -140,6 +140,14 @@ async def test_the_limits_themselves_are_accepted(db, world):
     )
     response = await world["scheduler"].post("/api/v1/conferences", json=exactly_a_day)
     assert response.status_code == 201, response.text
+    stored = response.json()
+    assert (stored["title"], stored["leader_name"], stored["project_code"]) == (
+        "t" * 200,
+        "l" * 200,
+        "p" * 60,
+    )
+    length = datetime.fromisoformat(stored["end"]) - datetime.fromisoformat(stored["start"])
+    assert length == timedelta(hours=24)
     response = await world["scheduler"].post(
         "/api/v1/conferences",
         json=_booking(
@@ -147,6 +155,7 @@ async def test_the_limits_themselves_are_accepted(db, world):
         ),
     )
     assert response.status_code == 201, response.text
+    assert datetime.fromisoformat(response.json()["start"]) == soon
 
 
 BAD_SITES = {
