@@ -12,6 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from billing import api as billing_api
+from billing import pages as billing_pages
+from bridge import api as bridge_api
+from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
 from bridgedesk import pages as shell_pages
 from bridgedesk.db import database
@@ -20,6 +24,10 @@ from bridgedesk.identity import Actor
 from bridgedesk.migrate import upgrade
 from bridgedesk.settings import get_settings
 from bridgedesk.web import render_error
+from certification import api as certification_api
+from certification import pages as certification_pages
+from monitoring import api as monitoring_api
+from monitoring import pages as monitoring_pages
 from reservations import api as reservations_api
 from reservations.pages import booking as booking_pages
 from reservations.pages import live as live_pages
@@ -102,9 +110,19 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(shell_api.router)
-    app.include_router(reservations_api.router)
+    for api in (reservations_api, certification_api, bridge_api, monitoring_api, billing_api):
+        app.include_router(api.router)
     app.include_router(shell_pages.router)
-    for pages in (booking_pages, live_pages, view_pages, operator_pages):
+    for pages in (
+        booking_pages,
+        live_pages,
+        view_pages,
+        operator_pages,
+        certification_pages,
+        bridge_pages,
+        monitoring_pages,
+        billing_pages,
+    ):
         app.include_router(pages.router)
     shell_pages.mount_static(app)
     return app

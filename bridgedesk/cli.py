@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="upgrade the database").set_defaults(run=_migrate)
     commands.add_parser("demo", help="load demo data").set_defaults(run=_demo)
 
+    # -- bridge commands --
+    # -- billing commands --
+
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     add = user_commands.add_parser("add", help="add a user")

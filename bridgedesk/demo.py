@@ -139,6 +139,12 @@ async def load_demo(progress: Callable[[str], object] = lambda _: None) -> str:
                 ),
                 by=actor_of(schedulers[customer_index]),
             )
+        # Each package's demo data below its own marker, in this order: the bridge's month of
+        # call records, certification states, monitoring history, billing's rate plans.
+        # -- bridge demo --
+        # -- certification demo --
+        # -- monitoring demo --
+        # -- billing demo --
     return (
         "demo data loaded. Sign in at http://127.0.0.1:8000/login as "
         f"scheduler@acme.example, operator@bridgedesk.example or admin@bridgedesk.example "

@@ -48,6 +48,10 @@ def scheduled_jobs() -> tuple[ScheduledJob, ...]:
             60,
             "give live conferences near their end another 15 minutes (never cut an overrun)",
         ),
+        # -- bridge jobs --
+        # -- certification jobs --
+        # -- monitoring jobs --
+        # -- billing jobs --
         ScheduledJob(
             "delete_expired_tokens",
             delete_expired_tokens_job,

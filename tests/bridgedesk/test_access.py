@@ -5,7 +5,6 @@ row here fails `test_every_api_route_is_in_the_access_table`.
 """
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,28 +15,25 @@ from sqlalchemy import func, select
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import CUSTOMER_ROLES, Role
 from bridgedesk.models import AuthToken, User
+from tests.access_rules import (
+    BOOKERS,
+    EVERYONE,
+    PROVIDER,
+    SITE_REGISTRARS,
+    STAFF,
+    USER_MANAGERS,
+    Rule,
+    World,
+)
+from tests.billing import access as billing_access
+from tests.bridge import access as bridge_access
+from tests.certification import access as certification_access
 from tests.conftest import PASSWORD
+from tests.monitoring import access as monitoring_access
 from tests.payloads import series_body
 from tests.snapshots import snapshot
 
-EVERYONE = frozenset(Role)
-PROVIDER = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN, Role.FINANCE})
-STAFF = frozenset({Role.ADMIN, Role.OPERATOR})
-BOOKERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.SCHEDULER})
-SITE_REGISTRARS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN, Role.SCHEDULER})
-USER_MANAGERS = frozenset({Role.ADMIN, Role.SCHEDULER})
-
-
-@dataclass(frozen=True)
-class Rule:
-    allowed: frozenset[Role]
-    # The route names one customer's data: other customers' users get 403 or 404.
-    tenant: bool = False
-    # No sign-in needed.
-    public: bool = False
-
-
-ACCESS: dict[tuple[str, str], Rule] = {
+SHELL_AND_RESERVATIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/token"): Rule(EVERYONE, public=True),
     ("GET", "/api/v1/users/me"): Rule(EVERYONE),
     ("POST", "/api/v1/auth/feed-key"): Rule(EVERYONE),
@@ -67,25 +63,13 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/availability"): Rule(EVERYONE, tenant=True),
 }
 
-
-@dataclass
-class World:
-    """Customer A with two sites and a booked series; the requests below all aim at A."""
-
-    customer_id: int
-    site_id: int
-    spare_site_id: int
-    conference_id: int
-    series_id: int
-    admin: User
-
-    def path(self, template: str) -> str:
-        return template.format(
-            customer_id=self.customer_id,
-            site_id=self.site_id,
-            conference_id=self.conference_id,
-            series_id=self.series_id,
-        )
+# Each package keeps its routes' rows, the records its paths name and its request bodies in
+# `tests/<package>/access.py`; together with the rows above they make the one table.
+PACKAGES = (bridge_access, certification_access, monitoring_access, billing_access)
+ACCESS: dict[tuple[str, str], Rule] = {
+    **SHELL_AND_RESERVATIONS,
+    **{route: rule for package in PACKAGES for route, rule in package.ACCESS.items()},
+}
 
 
 def _unique(prefix: str) -> str:
@@ -165,11 +149,14 @@ def request_for(route: tuple[str, str], world: World, caller: User | None) -> di
         return {"json": {"site_id": world.spare_site_id}}
     if path == "/api/v1/availability":
         return {"params": {"site_id": world.site_id, "from": _in_days(0), "to": _in_days(7)}}
+    for package in PACKAGES:
+        if route in package.ACCESS:
+            return package.request_for(route, world, caller)
     return {}
 
 
 @pytest.fixture
-async def world(db, make_customer, make_site, make_user, client_as) -> World:
+async def world(request, db, make_customer, make_site, make_user, client_as) -> World:
     customer = await make_customer(timezone="Pacific/Kiritimati")
     site = await make_site(customer=customer)
     spare = await make_site(customer=customer)
@@ -181,7 +168,7 @@ async def world(db, make_customer, make_site, make_user, client_as) -> World:
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    return World(
+    made = World(
         customer_id=customer.id,
         site_id=site.id,
         spare_site_id=spare.id,
@@ -189,6 +176,9 @@ async def world(db, make_customer, make_site, make_user, client_as) -> World:
         series_id=body["series_id"],
         admin=await make_user(Role.ADMIN),
     )
+    for package in PACKAGES:
+        await package.prepare(made, request)
+    return made
 
 
 def _route_id(route: tuple[str, str]) -> str:

@@ -1,0 +1,1 @@
+"""The billing package's tables, each name prefixed by the package."""

@@ -1,0 +1,1 @@
+"""The bridge package's tables, each name prefixed by the package."""

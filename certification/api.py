@@ -1,0 +1,5 @@
+"""The certification package's JSON API under /api/v1: thin handlers over its service."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["certification"])

@@ -1,0 +1,1 @@
+"""The certification package's tables, each name prefixed by the package."""

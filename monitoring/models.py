@@ -1,0 +1,1 @@
+"""The monitoring package's tables, each name prefixed by the package."""
