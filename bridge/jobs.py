@@ -1,0 +1,1 @@
+"""The bridge package's scheduled work, run from the shell's job table."""

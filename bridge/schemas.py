@@ -1,0 +1,1 @@
+"""The bridge package's API shapes (Pydantic), never mixed into its models."""
