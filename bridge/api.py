@@ -3,3 +3,7 @@
 from fastapi import APIRouter
 
 router = APIRouter(prefix="/api/v1", tags=["bridge"])
+
+# -- probe routes --
+
+# -- leg and call record routes --
