@@ -41,6 +41,34 @@ class Settings(BaseSettings):
     overdue_scan_seconds: int = 60
     outbox_poll_seconds: int = 5
 
+    # SIP engine (bridge/engine): `bridgedesk worker` supervises this many pjsua2 processes.
+    sip_workers: int = Field(default=2, ge=0, le=64)
+    # pjsua2 as built allows 4 simultaneous calls per process (the 5th fails PJ_ETOOMANY).
+    sip_calls_per_process: int = Field(default=4, ge=1, le=4)
+    # Dial pacing per process (token bucket): ~32 calls in half a second exhaust pjsua2's
+    # socket table and abort the process, so INVITEs leave at most this fast.
+    sip_dials_per_second: float = Field(default=10.0, gt=0, le=40)
+    sip_dial_burst: int = Field(default=4, ge=1, le=8)
+    # OPTIONS pings need no pjsua2 call slot; this many run at once per process.
+    sip_options_in_flight: int = Field(default=8, ge=1, le=32)
+    # A dial or INVITE probe not answered within this long is cancelled (cause network).
+    sip_answer_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # A connected dial with no RTP received for this long is hung up (0 disables).
+    no_media_seconds: float = Field(default=30.0, ge=0)
+    # A worker process's claim on its rows; renewed while it works. When it runs out (the
+    # process died) probes are re-queued and dials end with "engine_lost".
+    sip_lease_seconds: float = Field(default=15.0, ge=1)
+    # A probe whose process died this many times is finished as failed (never lost).
+    sip_probe_max_attempts: int = Field(default=3, ge=1)
+    # How often an idle process looks for queued work.
+    sip_poll_seconds: float = Field(default=0.2, gt=0, le=10)
+    # Where the engine's SIP transports listen: one UDP port per process from this range.
+    sip_bind_host: str = "127.0.0.1"
+    sip_port_min: int = Field(default=5070, ge=1024, le=65535)
+    sip_port_max: int = Field(default=5199, ge=1024, le=65535)
+    # A crashing process is restarted at most this many times a minute (per slot).
+    sip_restarts_per_minute: int = Field(default=10, ge=1)
+
 
 @lru_cache
 def get_settings() -> Settings:

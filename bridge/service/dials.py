@@ -1,0 +1,152 @@
+"""Dials: outgoing calls the SIP engine places and holds for the call handling (legs).
+
+A dial is queued here and taken by a SIP worker process after the caller's transaction
+commits; the engine writes its progress back to the row (dialing, connected, ended)."""
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridge.engine.sip_uri import sip_uri_problem
+from bridge.models import Dial
+from bridgedesk.clock import utcnow
+from bridgedesk.errors import InvalidInput, NotFound
+
+MAX_PURPOSE_LENGTH = 40
+MAX_ANSWER_TIMEOUT_SECONDS = 300.0
+
+# Why a dial ended. "engine_lost": the SIP worker process holding the call died.
+END_REASONS = ("failed", "remote_bye", "no_media", "hangup", "engine_lost")
+
+
+class DialNotFound(NotFound):
+    message = "No such dial."
+
+
+@dataclass(frozen=True)
+class DialView:
+    id: int
+    sip_uri: str
+    purpose: str
+    leg_id: int | None
+    status: str  # "queued" | "dialing" | "connected" | "ended"
+    requested_at: datetime
+    connected_at: datetime | None
+    ended_at: datetime | None
+    final_status: int | None
+    answer_ms: float | None
+    codec: str | None
+    end_reason: str | None
+    cause: str | None
+    last_media_at: datetime | None
+    hangup_requested_at: datetime | None = None
+    provisional_ms: float | None = None
+    call_id: str | None = None
+    detail: str | None = None
+    rtp_packets_received: int = 0
+    updated_at: datetime | None = None
+
+
+def dial_view(dial: Dial) -> DialView:
+    return DialView(
+        id=dial.id,
+        sip_uri=dial.sip_uri,
+        purpose=dial.purpose,
+        leg_id=dial.leg_id,
+        status=dial.status,
+        requested_at=dial.requested_at,
+        connected_at=dial.connected_at,
+        ended_at=dial.ended_at,
+        final_status=dial.final_status,
+        answer_ms=dial.answer_ms,
+        codec=dial.codec,
+        end_reason=dial.end_reason,
+        cause=dial.cause,
+        last_media_at=dial.last_media_at,
+        hangup_requested_at=dial.hangup_requested_at,
+        provisional_ms=dial.provisional_ms,
+        call_id=dial.call_id,
+        detail=dial.detail,
+        rtp_packets_received=dial.rtp_packets_received,
+        updated_at=dial.updated_at,
+    )
+
+
+async def request_dial(
+    session: AsyncSession,
+    *,
+    sip_uri: str,
+    purpose: str,
+    leg_id: int | None = None,
+    answer_timeout_seconds: float | None = None,
+) -> DialView:
+    """Queue a call to `sip_uri`; it stays up until the far end hangs up, media stops for
+    BRIDGEDESK_NO_MEDIA_SECONDS, or `request_hangup` is called."""
+    problem = sip_uri_problem(sip_uri)
+    if problem:
+        raise InvalidInput(problem, field="sip_uri")
+    if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
+        raise InvalidInput(f"purpose must be 1 to {MAX_PURPOSE_LENGTH} characters.")
+    if answer_timeout_seconds is not None and not (
+        0 < answer_timeout_seconds <= MAX_ANSWER_TIMEOUT_SECONDS
+    ):
+        raise InvalidInput(
+            f"answer_timeout_seconds must be above 0 and at most {MAX_ANSWER_TIMEOUT_SECONDS:g}."
+        )
+    now = utcnow()
+    dial = Dial(
+        sip_uri=sip_uri,
+        purpose=purpose,
+        leg_id=leg_id,
+        answer_timeout_seconds=answer_timeout_seconds,
+        status="queued",
+        requested_at=now,
+        updated_at=now,
+        rtp_packets_received=0,
+    )
+    session.add(dial)
+    await session.flush()
+    return dial_view(dial)
+
+
+async def request_hangup(session: AsyncSession, dial_id: int) -> None:
+    """Ask the engine to end the call; a dial no worker has taken yet simply ends here.
+    Asking again, or for an ended dial, changes nothing."""
+    dial = await session.get(Dial, dial_id, with_for_update=True)
+    if dial is None:
+        raise DialNotFound()
+    if dial.status == "ended" or dial.hangup_requested_at is not None:
+        return
+    now = utcnow()
+    dial.hangup_requested_at = now
+    dial.updated_at = now
+    if dial.status == "queued":
+        dial.status = "ended"
+        dial.ended_at = now
+        dial.end_reason = "hangup"
+        dial.detail = "hung up before it was dialed"
+    await session.flush()
+
+
+async def get_dials(session: AsyncSession, dial_ids: Collection[int]) -> dict[int, DialView]:
+    wanted = sorted(set(dial_ids))
+    views: dict[int, DialView] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for dial in (await session.scalars(select(Dial).where(Dial.id.in_(chunk)))).all():
+            views[dial.id] = dial_view(dial)
+    return views
+
+
+async def dials_changed_since(session: AsyncSession, since: datetime) -> list[DialView]:
+    """Dials changed at or after `since` (inclusive, so a poller that keeps the largest
+    `updated_at` it saw misses nothing; it may see a row twice), oldest change first."""
+    if since.tzinfo is None:
+        raise InvalidInput("since must carry a time zone.")
+    dials = await session.scalars(
+        select(Dial).where(Dial.updated_at >= since).order_by(Dial.updated_at, Dial.id)
+    )
+    return [dial_view(dial) for dial in dials.all()]
