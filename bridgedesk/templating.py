@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
-PACKAGES_WITH_TEMPLATES = ("bridgedesk", "reservations")
+PACKAGES_WITH_TEMPLATES = ("bridgedesk", "reservations", "monitoring")
 
 
 def _local(value: datetime | None, zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M") -> str:
