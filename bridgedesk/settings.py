@@ -41,6 +41,32 @@ class Settings(BaseSettings):
     overdue_scan_seconds: int = 60
     outbox_poll_seconds: int = 5
 
+    # -- monitoring settings --
+    # Monthly uptime is reported in this zone (calendar months begin at its midnight).
+    reporting_timezone: str = "UTC"
+    # A maintenance window is excluded from uptime only if customers heard this long before.
+    maintenance_notice_hours: int = Field(default=48, ge=0)
+    # The reservation site's health URL the uptime prober asks every minute.
+    health_url: str = "http://127.0.0.1:8000/healthz"
+    health_timeout_seconds: float = 5.0
+    # Where a missed help-desk clock is reported: "{tier}" is the next tier's name.
+    support_tier_email: str = "support-tier-{tier}@localhost"
+
+    # Bridge calls (SPEC §5). A dropped leg not back within the recovery window gets its
+    # site's audio link and starts the contact chain; 5 minutes is the published figure.
+    recovery_window_seconds: float = Field(default=300, gt=0)
+    # Redials after a drop: the first at once, then waits doubling from the initial up to the cap.
+    redial_backoff_initial_seconds: float = Field(default=10, gt=0)
+    redial_backoff_cap_seconds: float = Field(default=60, gt=0)
+    # Time between steps of the contact chain while the site is still down (0: all at once).
+    contact_chain_step_seconds: float = Field(default=120, ge=0)
+    # Dial a conference's sites this long before its start (0: at the start, as published).
+    launch_lead_seconds: float = Field(default=0, ge=0)
+    # A launch is on time when every leg is connected within this long of the start.
+    on_time_threshold_seconds: float = Field(default=120, gt=0)
+    launch_interval_seconds: int = Field(default=15, ge=1)
+    supervise_interval_seconds: int = Field(default=2, ge=1)
+
     # SIP engine (bridge/engine): `bridgedesk worker` supervises this many pjsua2 processes.
     sip_workers: int = Field(default=2, ge=0, le=64)
     # pjsua2 as built allows 4 simultaneous calls per process (the 5th fails PJ_ETOOMANY).
@@ -68,6 +94,16 @@ class Settings(BaseSettings):
     sip_port_max: int = Field(default=5199, ge=1024, le=65535)
     # A crashing process is restarted at most this many times a minute (per slot).
     sip_restarts_per_minute: int = Field(default=10, ge=1)
+
+    # -- certification settings --
+    # A certification test call holds the line this long to see media, and waits this long
+    # for the site to answer.
+    certification_media_seconds: float = Field(default=3.0, gt=0, le=30)
+    certification_answer_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Technicians hear here about certification deadlines about to pass.
+    technicians_email: str = "technicians@localhost"
+    # How often the worker copies test results and reads the bridge's network faults.
+    certification_scan_seconds: int = Field(default=10, ge=1)
 
 
 @lru_cache

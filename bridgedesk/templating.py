@@ -5,7 +5,14 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
-PACKAGES_WITH_TEMPLATES = ("bridgedesk", "reservations", "monitoring")
+PACKAGES_WITH_TEMPLATES = (
+    "bridgedesk",
+    "reservations",
+    "monitoring",
+    "billing",
+    "certification",
+    "bridge",
+)
 
 
 def _local(value: datetime | None, zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M") -> str:

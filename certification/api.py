@@ -1,5 +1,163 @@
 """The certification package's JSON API under /api/v1: thin handlers over its service."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from bridgedesk.auth import CurrentActor, require_role
+from bridgedesk.clock import utcnow
+from bridgedesk.db import MAX_KEY, Db
+from bridgedesk.errors import InvalidInput
+from bridgedesk.identity import Actor, Role
+from certification.models import CertificationRecord, CertificationTest
+from certification.schemas import (
+    CertificationOut,
+    HistoryList,
+    HistoryOut,
+    ImportedOut,
+    QueueItem,
+    QueueOut,
+    SiteOut,
+    SitePatch,
+    StatsOut,
+    TestOut,
+    UpgradeIn,
+)
+from certification.service import calls, records, reports, sites
+from reservations.models import Site
 
 router = APIRouter(prefix="/api/v1", tags=["certification"])
+
+Certifier = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN)]
+ProviderStaff = Annotated[
+    Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN, Role.FINANCE)
+]
+Id = Annotated[int, Query(ge=1, le=MAX_KEY)]
+
+
+def _known(site_id: int) -> int:
+    # Path ids outside the database's INTEGER range are no site at all.
+    if not 1 <= site_id <= MAX_KEY:
+        raise records.registry.SiteNotFound()
+    return site_id
+
+
+def certification_out(
+    site: Site, record: CertificationRecord, tests: list[CertificationTest] | tuple = ()
+) -> CertificationOut:
+    now = utcnow()
+    return CertificationOut(
+        site_id=site.id,
+        site_name=site.name,
+        kind=site.kind,
+        state=record.state,
+        info_received_at=record.info_received_at,
+        deadline_kind=record.deadline_kind,
+        rollout_position=record.rollout_position,
+        register_by=record.register_by,
+        registered_at=record.registered_at,
+        certify_by=record.certify_by,
+        deadline=records.current_deadline(record),
+        overdue=records.is_overdue(record, now),
+        upgrade_requested_at=record.upgrade_requested_at,
+        tests=[TestOut.from_model(t) for t in tests],
+        signed_off_by=record.signed_off_by,
+        certified_at=record.certified_at,
+    )
+
+
+@router.get("/sites/{site_id}/certification")
+async def get_certification(site_id: int, db: Db, actor: CurrentActor) -> CertificationOut:
+    site, record, tests = await calls.overview(db, _known(site_id), by=actor)
+    return certification_out(site, record, list(tests))
+
+
+@router.get("/sites/{site_id}/history")
+async def get_history(site_id: int, db: Db, actor: CurrentActor) -> HistoryList:
+    rows = await records.history(db, _known(site_id), by=actor)
+    return HistoryList(items=[HistoryOut.from_model(r) for r in rows])
+
+
+@router.patch("/sites/{site_id}")
+async def update_site(site_id: int, body: SitePatch, db: Db, actor: CurrentActor) -> SiteOut:
+    """Complete or correct a site; completing its information starts its deadlines."""
+    try:
+        changes = body.changes()
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    return SiteOut.from_model(await sites.update_site(db, _known(site_id), changes, by=actor))
+
+
+@router.post("/sites/{site_id}/certification/tests", status_code=202)
+async def run_test(site_id: int, db: Db, actor: Certifier) -> TestOut:
+    return TestOut.from_model(await calls.request_test(db, _known(site_id), by=actor))
+
+
+@router.post("/sites/{site_id}/certification/sign-off")
+async def sign_off(site_id: int, db: Db, actor: Certifier) -> CertificationOut:
+    await calls.sign_off(db, _known(site_id), by=actor)
+    site, record, tests = await calls.overview(db, site_id, by=actor)
+    return certification_out(site, record, list(tests))
+
+
+@router.post("/sites/{site_id}/upgrade")
+async def request_upgrade(
+    site_id: int, db: Db, actor: CurrentActor, body: UpgradeIn | None = None
+) -> CertificationOut:
+    await calls.request_upgrade(db, _known(site_id), by=actor, note=body.note if body else None)
+    site, record, tests = await calls.overview(db, site_id, by=actor)
+    return certification_out(site, record, list(tests))
+
+
+@router.get("/certification/queue")
+async def certification_queue(db: Db, actor: Certifier, overdue: bool = False) -> QueueOut:
+    found = await records.queue(db, by=actor, overdue_only=overdue)
+    return QueueOut(
+        items=[
+            QueueItem(
+                site_id=row.site.id,
+                site_name=row.site.name,
+                customer_id=row.site.customer_id,
+                kind=row.site.kind,
+                state=row.record.state,
+                deadline_kind=row.record.deadline_kind,
+                deadline=row.deadline,
+                register_by=row.record.register_by,
+                certify_by=row.record.certify_by,
+                info_received_at=row.record.info_received_at,
+                overdue=row.overdue,
+            )
+            for row in found.rows
+        ],
+        counts=found.counts,
+        total=len(found.rows),
+    )
+
+
+@router.get("/certification/stats")
+async def certification_stats(
+    db: Db, actor: ProviderStaff, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]
+) -> StatsOut:
+    figure = await reports.monthly_figure(db, month)
+    return StatsOut(**vars(figure))
+
+
+@router.post("/sites/import", status_code=201)
+async def import_sites(request: Request, db: Db, actor: Certifier, customer_id: Id) -> ImportedOut:
+    """A rollout's sites from CSV (a multipart `file` or a text/csv body): all or nothing."""
+    content = await _csv_body(request)
+    created = await sites.import_sites(db, customer_id, content, by=actor)
+    return ImportedOut(imported=len(created), site_ids=[s.id for s in created])
+
+
+async def _csv_body(request: Request) -> bytes:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInput("Send the CSV as the form's 'file' field.")
+        return await upload.read(sites.MAX_IMPORT_BYTES + 1)
+    body = await request.body()
+    if not body:
+        raise InvalidInput("Send the CSV file as the request body or a multipart 'file'.")
+    return body

@@ -191,3 +191,58 @@ async def list_bridges(session: AsyncSession) -> Sequence[Bridge]:
 
 async def count_customers(session: AsyncSession) -> int:
     return await session.scalar(select(func.count(Customer.id))) or 0
+
+
+# Fields of a site that may be completed or corrected after registration.
+EDITABLE_SITE_FIELDS = frozenset(
+    {"name", "timezone", "sip_uri", "audio_uri", "max_speed_kbps", "billing_zone", "contacts"}
+)
+
+
+async def update_site(
+    session: AsyncSession, site_id: int, changes: dict[str, Any], *, by: Actor
+) -> dict[str, tuple[Any, Any]]:
+    """Apply `changes` to a site `by` may register; returns {field: (before, after)} changed.
+
+    Certification calls this (and keeps the audit trail): it owns when information is complete.
+    """
+    if by.role not in SITE_REGISTRARS:
+        raise Forbidden("Your role may not change sites.")
+    unknown = set(changes) - EDITABLE_SITE_FIELDS
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    site = await get_site(session, site_id, by=by)
+    new_name = changes.get("name")
+    if new_name is not None and new_name != site.name:
+        taken = await session.scalar(
+            select(Site.id).where(Site.customer_id == site.customer_id, Site.name == new_name)
+        )
+        if taken is not None:
+            raise NameTaken(f"The customer already has a site named {new_name!r}.")
+    changed: dict[str, tuple[Any, Any]] = {}
+    for name, value in changes.items():
+        before = getattr(site, name)
+        if name == "contacts":
+            value = [dict(contact) for contact in value]
+        if before != value:
+            changed[name] = (before, value)
+            setattr(site, name, value)
+    await session.flush()
+    return changed
+
+
+async def certification_warnings(session: AsyncSession, site_ids: Sequence[int]) -> list[str]:
+    """What a booking of these sites should warn about: sites not (or no longer) certified."""
+    warnings = []
+    for site in (await sites_by_id(session, site_ids)).values():
+        state = site.certification_state
+        if state == "recertification_required":
+            warnings.append(
+                f"{site.name} had network problems during a conference and must be "
+                "re-certified; it may not connect reliably."
+            )
+        elif state == "upgrade_pending":
+            warnings.append(f"{site.name} is being upgraded; its certification is pending.")
+        elif state != "certified":
+            warnings.append(f"{site.name} is not certified yet ({state}).")
+    return warnings

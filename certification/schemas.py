@@ -1,0 +1,192 @@
+"""The JSON shapes of the certification API."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    computed_field,
+    model_validator,
+)
+
+from bridgedesk.schemas import FromRow
+from certification.service import sites
+
+
+def _zone(name: str) -> str:
+    problem = sites.zone_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+def _uri(value: str) -> str:
+    problem = sites.sip_uri_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _no_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_no_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_no_nul(v) for v in value)
+    return False
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        if _no_nul(data):  # PostgreSQL text cannot hold NUL; refuse it on every backend
+            raise ValueError("text may not contain NUL characters")
+        return data
+
+
+ZoneName = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
+Uri = Annotated[str, Field(min_length=5, max_length=300), AfterValidator(_uri)]
+
+
+class ContactIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(None, max_length=40)
+    pager: str | None = Field(None, max_length=40)
+    mobile: str | None = Field(None, max_length=40)
+    email: EmailStr | None = None
+
+
+class SitePatch(Strict):
+    """Fields to complete or correct; those left out stay as they are."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    timezone: ZoneName | None = None
+    sip_uri: Uri | None = None
+    audio_uri: Uri | None = None
+    max_speed_kbps: int | None = Field(None, gt=0, le=100_000)
+    billing_zone: str | None = Field(None, min_length=1, max_length=40)
+    contacts: list[ContactIn] | None = Field(None, max_length=20)
+
+    def changes(self) -> dict[str, Any]:
+        given = self.model_dump(exclude_unset=True)
+        for required in ("name", "timezone", "sip_uri", "max_speed_kbps", "billing_zone"):
+            if required in given and given[required] is None:
+                raise ValueError(f"{required} cannot be removed")
+        if "contacts" in given:
+            given["contacts"] = [
+                c.model_dump(exclude_none=True, mode="json") for c in self.contacts or []
+            ]
+        return given
+
+
+class UpgradeIn(Strict):
+    note: str | None = Field(None, max_length=500)
+
+
+class TestOut(FromRow):
+    id: int
+    site_id: int
+    probe_id: int
+    outcome: str
+    requested_by: str
+    requested_at: datetime
+    sip_uri: str
+    final_status: int | None
+    setup_ms: float | None
+    codec: str | None
+    media_seconds: float | None
+    cause: str | None
+    detail: str | None
+    finished_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> str:
+        return "pending" if self.outcome == "pending" else "done"
+
+
+class CertificationOut(BaseModel):
+    site_id: int
+    site_name: str
+    kind: str
+    state: str
+    info_received_at: datetime | None
+    deadline_kind: str | None
+    rollout_position: int | None
+    register_by: datetime | None
+    registered_at: datetime | None
+    certify_by: datetime | None
+    deadline: datetime | None
+    overdue: bool
+    upgrade_requested_at: datetime | None
+    tests: list[TestOut]
+    signed_off_by: str | None
+    certified_at: datetime | None
+
+
+class HistoryOut(FromRow):
+    at: datetime
+    actor: str
+    field: str
+    before: str | None
+    after: str | None
+    note: str | None
+
+
+class HistoryList(BaseModel):
+    items: list[HistoryOut]
+
+
+class QueueItem(BaseModel):
+    site_id: int
+    site_name: str
+    customer_id: int
+    kind: str
+    state: str
+    deadline_kind: str | None
+    deadline: datetime | None
+    register_by: datetime | None
+    certify_by: datetime | None
+    info_received_at: datetime | None
+    overdue: bool
+
+
+class QueueOut(BaseModel):
+    items: list[QueueItem]
+    counts: dict[str, int]
+    total: int
+
+
+class ImportedOut(BaseModel):
+    imported: int
+    site_ids: list[int]
+
+
+class StatsOut(BaseModel):
+    month: str
+    certified: int
+    on_time: int
+    late: int
+    share_on_time: float | None
+
+
+class SiteOut(FromRow):
+    id: int
+    customer_id: int
+    name: str
+    kind: str
+    timezone: str
+    sip_uri: str
+    audio_uri: str | None
+    max_speed_kbps: int
+    billing_zone: str
+    contacts: list[dict[str, Any]]
+    certification_state: str

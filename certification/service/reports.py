@@ -1,0 +1,100 @@
+"""What certification tells people: technicians warned before deadlines pass, and the monthly
+share of sites certified within their deadline."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk import outbox
+from bridgedesk.clock import utcnow
+from bridgedesk.errors import InvalidInput
+from bridgedesk.settings import get_settings
+from certification import deadlines
+from certification.models import CertificationRecord, CertificationSignOff, CertificationState
+from certification.service.records import current_deadline, ensure_records
+from reservations.models import Site
+
+
+async def warn_before_deadlines(session: AsyncSession) -> int:
+    """Email technicians about each deadline due within the warning time, once per deadline.
+
+    A deadline already passed while the worker was down is still reported (marked overdue).
+    """
+    await ensure_records(session)
+    now = utcnow()
+    horizon = now + deadlines.WARN_BEFORE
+    found = (
+        await session.execute(
+            select(Site, CertificationRecord)
+            .join(CertificationRecord, CertificationRecord.site_id == Site.id)
+            .where(CertificationRecord.state != CertificationState.CERTIFIED)
+        )
+    ).all()
+    sent = 0
+    for site, record in found:
+        due = current_deadline(record)
+        if due is None or due > horizon:
+            continue
+        which = (
+            "register" if due == record.register_by and record.registered_at is None else "certify"
+        )
+        message = await outbox.enqueue_email(
+            session,
+            topic="certification_deadline",
+            to=[get_settings().technicians_email],
+            template="certification/email/deadline_warning.txt",
+            context={
+                "site": site,
+                "record": record,
+                "due": due,
+                "which": which,
+                "overdue": due < now,
+            },
+            dedupe_key=f"certification_deadline:{site.id}:{which}:{due.isoformat()}",
+        )
+        sent += message is not None
+    return sent
+
+
+@dataclass(frozen=True)
+class MonthlyFigure:
+    month: str
+    certified: int
+    on_time: int
+    late: int
+    share_on_time: float | None
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """[first instant, first instant of the next month) of YYYY-MM, in UTC."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        start = datetime(year, number, 1, tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput("month must be YYYY-MM.") from None
+    if not 1970 <= year <= 9000:
+        raise InvalidInput("month must be YYYY-MM.")
+    end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+async def monthly_figure(session: AsyncSession, month: str) -> MonthlyFigure:
+    """Sign-offs in the month (UTC) and how many met the deadline they were held to."""
+    start, end = month_bounds(month)
+    sign_offs = (
+        await session.scalars(
+            select(CertificationSignOff).where(
+                CertificationSignOff.at >= start, CertificationSignOff.at < end
+            )
+        )
+    ).all()
+    on_time = sum(1 for s in sign_offs if s.on_time)
+    return MonthlyFigure(
+        month=month,
+        certified=len(sign_offs),
+        on_time=on_time,
+        late=len(sign_offs) - on_time,
+        share_on_time=on_time / len(sign_offs) if sign_offs else None,
+    )

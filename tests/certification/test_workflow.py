@@ -1,0 +1,170 @@
+"""The certification workflow through the API: entering it, tests, sign-off, upgrades, history."""
+
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from sqlalchemy import select
+
+from bridgedesk.identity import Role
+from certification.models import CertificationHistory
+from reservations.models import Site
+from tests.certification.probes import busy, finish_probe
+
+
+def site_body(customer_id: int, **overrides):
+    return {
+        "customer_id": customer_id,
+        "name": "Boardroom",
+        "kind": "room",
+        "timezone": "Europe/Berlin",
+        "sip_uri": "sip:boardroom@127.0.0.1",
+        "max_speed_kbps": 1536,
+        "billing_zone": "EU",
+        "contacts": [{"name": "Tess Tech", "email": "tess@customer.example"}],
+        **overrides,
+    }
+
+
+async def test_a_registered_room_gets_its_deadlines_from_its_registration(
+    db, make_customer, client_as
+):
+    customer = await make_customer()
+    tech = await client_as(Role.TECHNICIAN)
+    with time_machine.travel(datetime(2027, 3, 1, 10, 0, tzinfo=UTC), tick=False):
+        created = await tech.post("/api/v1/sites", json=site_body(customer.id))
+        assert created.status_code == 201, created.text
+        site_id = created.json()["id"]
+        got = await tech.get(f"/api/v1/sites/{site_id}/certification")
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["state"] == "registered"
+    assert body["info_received_at"] == "2027-03-01T10:00:00Z"
+    assert body["register_by"] == "2027-03-02T10:00:00Z"
+    assert body["certify_by"] == "2027-03-03T10:00:00Z"
+    assert body["tests"] == [] and body["signed_off_by"] is None and body["certified_at"] is None
+
+
+async def test_information_completed_later_starts_the_deadline_once(db, make_customer, client_as):
+    customer = await make_customer()
+    tech = await client_as(Role.TECHNICIAN)
+    with time_machine.travel(datetime(2027, 3, 1, 10, 0, tzinfo=UTC), tick=False):
+        created = await tech.post(
+            "/api/v1/sites", json=site_body(customer.id, kind="external", contacts=[])
+        )
+        site_id = created.json()["id"]
+        first = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
+    assert first["info_received_at"] is None and first["certify_by"] is None
+    with time_machine.travel(datetime(2027, 3, 1, 15, 0, tzinfo=UTC), tick=False):
+        patched = await tech.patch(
+            f"/api/v1/sites/{site_id}",
+            json={"contacts": [{"name": "Ola", "phone": "+47 555"}], "audio_uri": "tel:+4755"},
+        )
+        assert patched.status_code == 200, patched.text
+    with time_machine.travel(datetime(2027, 3, 2, 9, 0, tzinfo=UTC), tick=False):
+        again = await tech.patch(
+            f"/api/v1/sites/{site_id}", json={"contacts": [{"name": "Kari", "phone": "+47 556"}]}
+        )
+        assert again.status_code == 200
+        body = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
+    assert body["info_received_at"] == "2027-03-01T15:00:00Z"
+    assert body["certify_by"] == "2027-03-02T15:00:00Z"
+    history = (await tech.get(f"/api/v1/sites/{site_id}/history")).json()["items"]
+    fields = [(h["field"], h["before"], h["after"]) for h in history]
+    assert ("audio_uri", None, "tel:+4755") in fields
+    assert ("contacts", "Ola (phone +47 555)", "Kari (phone +47 556)") in fields
+    assert [f for f, _, _ in fields].count("info_received_at") == 1
+    assert all(h["actor"].startswith("Technician Person") for h in history[1:])
+
+
+async def test_a_passing_test_and_sign_off_certify_the_site(db, make_customer, client_as):
+    customer = await make_customer()
+    tech = await client_as(Role.TECHNICIAN)
+    site_id = (await tech.post("/api/v1/sites", json=site_body(customer.id))).json()["id"]
+    started = await tech.post(f"/api/v1/sites/{site_id}/certification/tests")
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "pending"
+    waiting = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
+    assert waiting["state"] == "testing" and waiting["tests"][0]["outcome"] == "pending"
+    early = await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")
+    assert early.status_code == 409, early.text
+
+    await finish_probe(db, started.json()["probe_id"])
+    done = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
+    test = done["tests"][0]
+    assert (test["outcome"], test["final_status"], test["codec"]) == ("passed", 200, "PCMU/8000")
+    assert test["setup_ms"] == 40.0 and test["media_seconds"] == 3.0 and test["cause"] == "ok"
+    signed = await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["state"] == "certified"
+    assert signed.json()["signed_off_by"].startswith("Technician Person")
+    site = await db.get(Site, site_id)
+    await db.refresh(site)
+    assert site.certification_state == "certified"
+    again = await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")
+    assert again.status_code == 409
+
+
+async def test_a_failing_test_fails_the_site_and_sign_off_is_refused(db, make_customer, client_as):
+    customer = await make_customer()
+    tech = await client_as(Role.TECHNICIAN)
+    site_id = (await tech.post("/api/v1/sites", json=site_body(customer.id))).json()["id"]
+    first = (await tech.post(f"/api/v1/sites/{site_id}/certification/tests")).json()
+    await finish_probe(db, first["probe_id"])
+    second = (await tech.post(f"/api/v1/sites/{site_id}/certification/tests")).json()
+    await busy(db, second["probe_id"])
+    body = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
+    assert body["state"] == "failed"
+    latest = body["tests"][0]
+    assert (latest["outcome"], latest["final_status"], latest["cause"]) == (
+        "failed",
+        486,
+        "client_not_synchronized",
+    )
+    refused = await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")
+    assert refused.status_code == 409
+    assert "failed" in refused.json()["detail"]
+    assert (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()["state"] == "failed"
+
+
+async def test_an_upgrade_late_in_the_day_in_kiritimati_is_due_at_local_midnight(
+    db, make_customer, client_as
+):
+    customer = await make_customer(timezone="Pacific/Kiritimati")
+    tech = await client_as(Role.TECHNICIAN)
+    site_id = (
+        await tech.post(
+            "/api/v1/sites", json=site_body(customer.id, timezone="Pacific/Kiritimati")
+        )
+    ).json()["id"]
+    probe = (await tech.post(f"/api/v1/sites/{site_id}/certification/tests")).json()["probe_id"]
+    await finish_probe(db, probe)
+    assert (await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")).status_code == 200
+    scheduler = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    # 23:10 on 1 March in Kiritimati (UTC+14) is 09:10 UTC.
+    with time_machine.travel(datetime(2027, 3, 1, 9, 10, tzinfo=UTC), tick=False):
+        asked = await scheduler.post(f"/api/v1/sites/{site_id}/upgrade", json={"note": "new codec"})
+    assert asked.status_code == 200, asked.text
+    body = asked.json()
+    assert body["state"] == "upgrade_pending"
+    assert body["deadline_kind"] == "upgrade"
+    assert body["certify_by"] == "2027-03-01T10:00:00Z"  # midnight in Kiritimati
+    # The test that certified it before the upgrade does not certify the upgrade.
+    refused = await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")
+    assert refused.status_code == 409
+
+
+async def test_schedulers_see_their_sites_history_but_cannot_certify(
+    db, make_customer, client_as
+):
+    customer = await make_customer()
+    scheduler = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    site_id = (await scheduler.post("/api/v1/sites", json=site_body(customer.id))).json()["id"]
+    assert (await scheduler.get(f"/api/v1/sites/{site_id}/history")).status_code == 200
+    assert (await scheduler.post(f"/api/v1/sites/{site_id}/certification/tests")).status_code == 403
+    assert (
+        await scheduler.post(f"/api/v1/sites/{site_id}/certification/sign-off")
+    ).status_code == 403
+    rows = (
+        await db.scalars(select(CertificationHistory).where(CertificationHistory.site_id == site_id))
+    ).all()
+    assert [r.field for r in rows] == ["site", "info_received_at", "deadline"]
