@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from bridgedesk import auth, outbox
 from bridgedesk.db import unit_of_work
+from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.settings import get_settings
 from reservations.jobs import extend_overruns_job, flag_overdue_confirmations_job
 
@@ -49,6 +50,18 @@ def scheduled_jobs() -> tuple[ScheduledJob, ...]:
             "give live conferences near their end another 15 minutes (never cut an overrun)",
         ),
         # -- bridge jobs --
+        ScheduledJob(
+            "launch_due_conferences",
+            launch_due_conferences_job,
+            settings.launch_interval_seconds,
+            "dial every site of each conference whose start has come",
+        ),
+        ScheduledJob(
+            "supervise_legs",
+            supervise_legs_job,
+            settings.supervise_interval_seconds,
+            "follow legs: drops, redials, audio links, contact chains, call records, ends",
+        ),
         # -- certification jobs --
         # -- monitoring jobs --
         # -- billing jobs --
