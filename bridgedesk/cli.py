@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from bridgedesk.worker import run_worker
 
-    return run_worker(once=args.once)
+    return run_worker(once=args.once, scheduler=not args.sip_only, sip=not args.no_sip)
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -98,14 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-access-log", dest="access_log", action="store_false")
     serve.set_defaults(run=_serve)
 
-    worker = commands.add_parser("worker", help="run the scheduled jobs")
+    worker = commands.add_parser("worker", help="run the scheduled jobs and the SIP engine")
     worker.add_argument("--once", action="store_true", help="run every job once and exit")
+    only = worker.add_mutually_exclusive_group()
+    only.add_argument("--sip-only", action="store_true", help="only the SIP engine processes")
+    only.add_argument("--no-sip", action="store_true", help="only the scheduler, no SIP engine")
     worker.set_defaults(run=_worker)
 
     commands.add_parser("migrate", help="upgrade the database").set_defaults(run=_migrate)
     commands.add_parser("demo", help="load demo data").set_defaults(run=_demo)
 
     # -- bridge commands --
+    from bridge.engine.command import add_probe_command
+
+    add_probe_command(commands)
     # -- billing commands --
 
     user = commands.add_parser("user", help="manage users")

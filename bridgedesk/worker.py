@@ -1,10 +1,13 @@
-"""The `worker` process: the scheduler, run by one elected leader among all worker hosts.
+"""The `worker` process: the scheduler, run by one elected leader among all worker hosts,
+and the supervised SIP engine processes, run on every worker host.
 
 Jobs are persisted in the database (APScheduler's SQLAlchemy job store) so a restarted
 worker knows when each last ran; every job is idempotent, so a catch-up run is harmless.
+The SIP processes take their work from the database too, so hosts share one PostgreSQL.
 """
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -19,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import make_url
 
+from bridge.engine.supervisor import Supervisor
 from bridgedesk.db import database, is_sqlite, sync_url
 from bridgedesk.jobs import run_all_once, scheduled_jobs
 from bridgedesk.migrate import upgrade
@@ -59,13 +63,47 @@ async def leadership(url: str) -> AsyncIterator[None]:
         engine.dispose()
 
 
-async def _run_forever() -> None:
-    url = get_settings().database_url
+async def _run_forever(*, scheduler_on: bool = True, sip_on: bool = True) -> None:
+    settings = get_settings()
+    url = settings.database_url
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    # Every worker host runs its SIP processes; only the elected leader runs the scheduler.
+    engine = None
+    if sip_on and settings.sip_workers > 0:
+        engine = asyncio.create_task(Supervisor(settings).run(stop), name="sip-supervisor")
+    try:
+        if scheduler_on:
+            await _schedule_until(stop, url)
+        else:
+            await stop.wait()
+    finally:
+        stop.set()
+        if engine is not None:
+            await engine
+        await database.dispose()
+
+
+async def _schedule_until(stop: asyncio.Event, url: str) -> None:
+    leading = asyncio.Event()
+    task = asyncio.create_task(_lead_and_schedule(stop, leading, url))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if task.done():
+        task.result()  # a failing scheduler ends the worker, as it always has
+        return
+    if not leading.is_set():  # still waiting for the lock: nothing to shut down
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _lead_and_schedule(stop: asyncio.Event, leading: asyncio.Event, url: str) -> None:
     async with leadership(url):
+        leading.set()
         log.info("worker %s is the scheduler", os.getpid())
         scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=sync_url(url), tablename=JOB_TABLE)},
@@ -82,16 +120,15 @@ async def _run_forever() -> None:
         scheduler.start()
         await stop.wait()
         scheduler.shutdown(wait=True)
-    await database.dispose()
 
 
-def run_worker(*, once: bool = False) -> int:
+def run_worker(*, once: bool = False, scheduler: bool = True, sip: bool = True) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     upgrade(get_settings().database_url)
     if once:
         print(asyncio.run(_once()))
         return 0
-    asyncio.run(_run_forever())
+    asyncio.run(_run_forever(scheduler_on=scheduler, sip_on=sip))
     return 0
 
 

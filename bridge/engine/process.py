@@ -1,0 +1,194 @@
+"""One SIP worker process (`python -m bridge.engine.process`): a pjsua2 endpoint on its own
+thread, and this main thread claiming work from the database, handing it to the endpoint,
+writing back what it reports and keeping its leases alive. The supervisor restarts it if it
+dies; its claims then run out (or the supervisor takes them back at once)."""
+
+import argparse
+import logging
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.engine.options import OptionsOutcome, send_options
+from bridge.engine.sip import CallEnded, EngineEvent, PlaceCall, SipEngine
+from bridge.engine.work import OptionsDone, WorkItem, WorkQueue, make_engine
+from bridgedesk.settings import Settings, get_settings
+
+log = logging.getLogger("bridge.engine.process")
+
+# Hang-up requests for live dials are looked for this often.
+HANGUP_CHECK_SECONDS = 0.5
+# After a database error the process waits this long before trying again (it keeps what the
+# endpoint reported in memory meanwhile, so nothing is lost).
+DB_RETRY_SECONDS = 1.0
+
+
+def owner_name(pid: int | None = None) -> str:
+    """How a process signs its claims: the supervisor derives it from the child's pid."""
+    return f"{socket.gethostname()[:80]}/{pid or os.getpid()}"
+
+
+class WorkerProcess:
+    def __init__(self, settings: Settings, *, once: bool = False) -> None:
+        self.settings = settings
+        self.once = once  # `bridgedesk probe`: exit when nothing is queued or running
+        self.owner = owner_name()
+        self.queue = WorkQueue(
+            make_engine(settings.database_url),
+            self.owner,
+            lease_seconds=settings.sip_lease_seconds,
+            max_attempts=settings.sip_probe_max_attempts,
+        )
+        self.events: queue.SimpleQueue[EngineEvent | OptionsDone] = queue.SimpleQueue()
+        self.engine = SipEngine(
+            bind_host=settings.sip_bind_host,
+            ports=range(settings.sip_port_min, settings.sip_port_max + 1),
+            max_calls=settings.sip_calls_per_process,
+            dials_per_second=settings.sip_dials_per_second,
+            dial_burst=settings.sip_dial_burst,
+            emit=self.events.put,
+        )
+        self.options = ThreadPoolExecutor(settings.sip_options_in_flight, "sip-options")
+        self.calls: dict[str, WorkItem] = {}  # dials and INVITE probes handed to the engine
+        self.pings: dict[str, Future[OptionsOutcome]] = {}
+        self.hangups_sent: set[str] = set()
+        self.unwritten: list[EngineEvent | OptionsDone] = []
+        self.stop = threading.Event()
+
+    def run(self) -> int:
+        thread = threading.Thread(target=self.engine.run, name="sip-endpoint", daemon=True)
+        thread.start()
+        self.engine.ready.wait(30)
+        if self.engine.startup_error is not None or not self.engine.ready.is_set():
+            log.error("SIP endpoint did not start: %s", self.engine.startup_error)
+            return 3
+        log.info("SIP worker %s listening on %s:%s", self.owner, self.settings.sip_bind_host,
+                 self.engine.port)  # fmt: skip
+        settings = self.settings
+        now = time.monotonic()
+        next_claim = next_renew = next_reap = next_hangups = now
+        renew_every = settings.sip_lease_seconds / 3
+        try:
+            while not self.stop.is_set():
+                if not thread.is_alive():
+                    log.error("SIP endpoint thread ended; exiting so the supervisor restarts us")
+                    return 4
+                self._collect(wait=min(settings.sip_poll_seconds, 0.05 if self.calls else 1))
+                now = time.monotonic()
+                try:
+                    if self.unwritten:
+                        self.queue.record(self.unwritten)
+                        self.unwritten = []
+                    if now >= next_renew and (self.calls or self.pings):
+                        self.queue.renew([*self.calls, *self.pings])
+                        next_renew = now + renew_every
+                    if now >= next_hangups:
+                        self._forward_hangups()
+                        next_hangups = now + HANGUP_CHECK_SECONDS
+                    if now >= next_reap:
+                        self.queue.reap()
+                        next_reap = now + settings.sip_lease_seconds / 2
+                    if now >= next_claim:
+                        claimed = self._claim()
+                        next_claim = now + (0 if claimed else settings.sip_poll_seconds)
+                        if self.once and not claimed and not self.calls and not self.pings:
+                            return 0
+                except SQLAlchemyError as error:
+                    log.warning("database unavailable (%s); retrying", type(error).__name__)
+                    time.sleep(DB_RETRY_SECONDS)
+        finally:
+            self._shutdown(thread)
+        return 0
+
+    def _collect(self, *, wait: float) -> None:
+        try:
+            first = self.events.get(timeout=wait)
+        except queue.Empty:
+            first = None
+        batch: list[EngineEvent | OptionsDone] = [] if first is None else [first]
+        while True:
+            try:
+                batch.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        for key, future in list(self.pings.items()):
+            if future.done():
+                del self.pings[key]
+                batch.append(OptionsDone(key, future.result()))
+        for event in batch:
+            if isinstance(event, CallEnded):
+                self.calls.pop(event.key, None)
+                self.hangups_sent.discard(event.key)
+        self.unwritten += batch
+
+    def _claim(self) -> int:
+        settings = self.settings
+        call_slots = settings.sip_calls_per_process - len(self.calls)
+        options_slots = settings.sip_options_in_flight - len(self.pings)
+        items = self.queue.claim(call_slots=call_slots, options_slots=options_slots)
+        for item in items:
+            timeout = item.answer_timeout_seconds or settings.sip_answer_timeout_seconds
+            if item.method == "OPTIONS":
+                self.pings[item.key] = self.options.submit(
+                    send_options, item.sip_uri, timeout=timeout, bind_host=settings.sip_bind_host
+                )
+                continue
+            self.calls[item.key] = item
+            self.engine.place(
+                PlaceCall(
+                    item.key,
+                    item.sip_uri,
+                    answer_timeout=timeout,
+                    hold_seconds=item.hold_seconds,
+                    no_media_seconds=settings.no_media_seconds if item.kind == "dial" else 0.0,
+                )
+            )
+        return len(items)
+
+    def _forward_hangups(self) -> None:
+        dial_ids = [int(key.split(":")[1]) for key in self.calls if key.startswith("dial:")]
+        for dial_id in self.queue.hangups_requested(dial_ids):
+            key = f"dial:{dial_id}"
+            if key not in self.hangups_sent:
+                self.hangups_sent.add(key)
+                self.engine.hang_up(key)
+
+    def _shutdown(self, thread: threading.Thread) -> None:
+        """Stop cleanly: calls are hung up, what was measured is written, and what is left
+        unfinished is handed back at once rather than when the lease runs out."""
+        self.engine.stop()
+        thread.join(10)
+        self.options.shutdown(wait=True, cancel_futures=True)
+        self._collect(wait=0)
+        try:
+            if self.unwritten:
+                self.queue.record(self.unwritten)
+            self.queue.reap(dead_owner=self.owner)
+        except SQLAlchemyError as error:
+            log.warning("could not hand back work on exit: %s", error)
+        self.queue.engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bridge.engine.process", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="exit when no work is left")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s sip[{os.getpid()}] %(name)s %(message)s"
+    )
+    worker = WorkerProcess(get_settings(), once=args.once)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop.set())
+    return worker.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

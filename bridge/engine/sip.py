@@ -1,0 +1,505 @@
+"""The one module that imports pjsua2: a SIP endpoint owned by one thread, which takes plain
+commands (place a call, hang one up) and hands back plain events (connected, media, ended).
+
+pjsua2 facts this relies on (SPEC §5): no sound device, so the null device after libStart;
+threadCnt = 0 and mainThreadOnly, with libHandleEvents pumped by the thread that created the
+endpoint, so every callback runs on that thread; at most 4 calls at once per process; a burst
+of calls exhausts the socket table and aborts the process, so INVITEs are paced by a token
+bucket; a Call object is referenced until it is DISCONNECTED and dropped right after.
+"""
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pjsua2 as pj
+
+from bridgedesk.clock import utcnow
+
+log = logging.getLogger("bridge.engine.sip")
+
+# How often connected calls are looked at (media counters, hold and answer deadlines).
+SAMPLE_SECONDS = 0.2
+# Media progress is reported at most this often per call (it becomes a database write).
+MEDIA_REPORT_SECONDS = 2.0
+# A call that pjsua2 refuses for want of a free slot is retried for this long.
+SLOT_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class PlaceCall:
+    key: str  # the caller's name for the call, e.g. "probe:12"
+    uri: str
+    answer_timeout: float
+    # Probes hang up by themselves after this long connected; None holds the call (dials).
+    hold_seconds: float | None
+    # A connected call with no RTP for this long is hung up ("no_media"); 0 never.
+    no_media_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class HangUp:
+    key: str
+
+
+@dataclass(frozen=True)
+class CallDialing:
+    key: str
+    at: datetime
+    call_id: str | None
+
+
+@dataclass(frozen=True)
+class CallConnected:
+    key: str
+    at: datetime
+    final_status: int
+    provisional_ms: float | None
+    answer_ms: float
+    codec: str | None
+    call_id: str | None
+
+
+@dataclass(frozen=True)
+class MediaSeen:
+    key: str
+    last_media_at: datetime
+    rtp_packets: int
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    key: str
+    started_at: datetime  # the INVITE went out (or the command was dropped)
+    ended_at: datetime
+    connected: bool
+    final_status: int | None  # a final answer the far end really sent; None when none came
+    provisional_ms: float | None
+    answer_ms: float | None
+    codec: str | None
+    call_id: str | None
+    media_seconds: float
+    rtp_packets: int
+    last_media_at: datetime | None
+    # "completed" (a probe's own hang-up), "failed", "remote_bye", "no_media", "hangup".
+    end_reason: str
+    detail: str
+
+
+EngineEvent = CallDialing | CallConnected | MediaSeen | CallEnded
+
+
+class TokenBucket:
+    """At most `rate` takes a second on average, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self._clock = rate, float(burst), clock
+        self._tokens, self._at = float(burst), clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class _Tracked:
+    """One call's measurements, filled in by pjsua2's callbacks on the endpoint's thread."""
+
+    command: PlaceCall
+    sent_mono: float = 0.0
+    started_at: datetime = field(default_factory=utcnow)
+    call: "pj.Call | None" = None
+    call_id: str | None = None
+    provisional_ms: float | None = None
+    answer_ms: float | None = None
+    connected_mono: float | None = None
+    final_status: int | None = None
+    final_reason: str = ""
+    codec: str | None = None
+    audio_index: int | None = None
+    rtp_packets: int = 0
+    media_seconds: float = 0.0
+    last_sample_mono: float | None = None
+    last_media_mono: float | None = None
+    last_media_at: datetime | None = None
+    media_reported_mono: float = 0.0
+    media_reported_packets: int = 0
+    hanging_up: str | None = None  # why we hung up, once we did
+    hangup_detail: str = ""
+    reported: bool = False  # CallEnded already sent (a timeout reports before DISCONNECTED)
+    disconnected: bool = False
+    remote_final: bool = False
+
+
+class _Call(pj.Call):
+    def __init__(self, account: "pj.Account", engine: "SipEngine", tracked: _Tracked) -> None:
+        super().__init__(account)
+        self._engine = engine
+        self._tracked = tracked
+
+    def onCallState(self, prm: "pj.OnCallStateParam") -> None:
+        self._engine._on_state(self, self._tracked, prm)
+
+    def onCallMediaState(self, prm: "pj.OnCallMediaStateParam") -> None:
+        self._engine._on_media_state(self, self._tracked)
+
+
+class SipEngine:
+    """Owns the pjsua2 endpoint; `run()` must be the body of the thread that owns it."""
+
+    def __init__(
+        self,
+        *,
+        bind_host: str,
+        ports: range,
+        max_calls: int,
+        dials_per_second: float,
+        dial_burst: int,
+        emit: Callable[[EngineEvent], None],
+    ) -> None:
+        self.bind_host = bind_host
+        self.ports = ports
+        self.max_calls = max_calls
+        self.bucket = TokenBucket(dials_per_second, dial_burst)
+        self.emit = emit
+        self.commands: queue.SimpleQueue[PlaceCall | HangUp] = queue.SimpleQueue()
+        self.ready = threading.Event()
+        self.stopping = threading.Event()
+        self.port: int | None = None
+        self.startup_error: BaseException | None = None
+        self._pending: deque[tuple[float, PlaceCall]] = deque()
+        self._calls: dict[str, _Tracked] = {}  # every live Call, referenced until disconnected
+        self._account: pj.Account | None = None
+        self._endpoint: pj.Endpoint | None = None
+        self._null_port: pj.AudioMedia | None = None
+        self._next_sample = 0.0
+
+    # -- the commands other threads use (thread-safe: they only touch the queue) --
+
+    def place(self, command: PlaceCall) -> None:
+        self.commands.put(command)
+
+    def hang_up(self, key: str) -> None:
+        self.commands.put(HangUp(key))
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    @property
+    def busy_calls(self) -> int:
+        """Calls holding (or about to hold) a slot; read from other threads as an estimate."""
+        return len(self._calls) + len(self._pending)
+
+    # -- the endpoint's own thread --
+
+    def run(self) -> None:
+        try:
+            self._start()
+        except BaseException as error:
+            self.startup_error = error
+            self.ready.set()
+            return
+        self.ready.set()
+        try:
+            while not self.stopping.is_set():
+                self._endpoint.libHandleEvents(2)  # type: ignore[union-attr]
+                self._drain_commands()
+                self._start_pending()
+                now = time.monotonic()
+                if now >= self._next_sample:
+                    self._next_sample = now + SAMPLE_SECONDS
+                    self._sample(now)
+                self._drop_disconnected()
+        finally:
+            self._shutdown()
+
+    def _start(self) -> None:
+        endpoint = pj.Endpoint()
+        endpoint.libCreate()
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0
+        config.uaConfig.mainThreadOnly = True
+        config.uaConfig.maxCalls = self.max_calls
+        config.uaConfig.userAgent = "bridgedesk-probe"
+        config.logConfig.level = 1
+        config.logConfig.consoleLevel = 1
+        config.medConfig.noVad = True  # RTP flows continuously, so silence is still media
+        config.medConfig.threadCnt = 0
+        endpoint.libInit(config)
+        self._endpoint = endpoint
+        self.port = self._bind_transport(endpoint)
+        endpoint.libStart()
+        endpoint.audDevManager().setNullDev()
+        account_config = pj.AccountConfig()
+        account_config.idUri = f"sip:bridgedesk@{self.bind_host}:{self.port}"
+        account_config.regConfig.registerOnAdd = False
+        account = pj.Account()
+        account.create(account_config, True)
+        self._account = account
+        self._null_port = endpoint.audDevManager().getCaptureDevMedia()
+
+    def _bind_transport(self, endpoint: "pj.Endpoint") -> int:
+        last: Exception | None = None
+        for port in self.ports:
+            transport = pj.TransportConfig()
+            transport.boundAddress = self.bind_host
+            transport.port = port
+            try:
+                endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+                return port
+            except pj.Error as error:  # taken by another process: try the next one
+                last = error
+        raise RuntimeError(f"no free SIP port in {self.ports}: {last}")
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(command, PlaceCall):
+                self._pending.append((time.monotonic(), command))
+            else:
+                self._hang_up(command.key)
+
+    def _hang_up(self, key: str) -> None:
+        for index, (_, pending) in enumerate(self._pending):
+            if pending.key == key:
+                del self._pending[index]
+                now = utcnow()
+                self.emit(
+                    _ended(
+                        _Tracked(pending, started_at=now), "hangup", "hung up before it was dialed"
+                    )
+                )
+                return
+        tracked = self._calls.get(key)
+        if tracked is not None:
+            self._end(tracked, "hangup", "hung up on request")
+
+    def _start_pending(self) -> None:
+        while self._pending and len(self._calls) < self.max_calls and self.bucket.take():
+            queued_at, command = self._pending.popleft()
+            tracked = _Tracked(command)
+            call = _Call(self._account, self, tracked)
+            tracked.call = call
+            parameters = pj.CallOpParam(True)
+            parameters.opt.audioCount = 1
+            parameters.opt.videoCount = 0
+            tracked.started_at = utcnow()
+            tracked.sent_mono = time.monotonic()
+            self._calls[command.key] = tracked
+            try:
+                call.makeCall(command.uri, parameters)
+            except pj.Error as error:
+                del self._calls[command.key]
+                tracked.call = None
+                no_slot = "TOOMANY" in str(error.reason).upper() or error.status == 70010
+                if no_slot and time.monotonic() - queued_at < SLOT_WAIT_SECONDS:
+                    self._pending.appendleft((queued_at, command))
+                    return
+                tracked.reported = True
+                self.emit(_ended(tracked, "failed", f"not dialed: {error.reason}"))
+                continue
+            with contextlib.suppress(pj.Error):
+                tracked.call_id = call.getInfo().callIdString
+            self.emit(CallDialing(command.key, tracked.started_at, tracked.call_id))
+
+    # -- callbacks (on this thread, from inside libHandleEvents) --
+
+    def _on_state(self, call: "pj.Call", tracked: _Tracked, prm: "pj.OnCallStateParam") -> None:
+        now = time.monotonic()
+        info = call.getInfo()
+        if tracked.call_id is None:
+            tracked.call_id = info.callIdString
+        state = info.state
+        if state == pj.PJSIP_INV_STATE_EARLY and tracked.provisional_ms is None:
+            tracked.provisional_ms = (now - tracked.sent_mono) * 1000
+        elif state in (pj.PJSIP_INV_STATE_CONNECTING, pj.PJSIP_INV_STATE_CONFIRMED):
+            if tracked.answer_ms is None:
+                tracked.answer_ms = (now - tracked.sent_mono) * 1000
+                tracked.connected_mono = now
+                tracked.final_status = info.lastStatusCode or 200
+                tracked.remote_final = True
+            # Reported once the ACK is out: by then the answer's SDP gave the codec.
+            if (
+                state == pj.PJSIP_INV_STATE_CONFIRMED
+                and tracked.hanging_up is None
+                and not tracked.reported
+            ):
+                self.emit(
+                    CallConnected(
+                        tracked.command.key,
+                        utcnow(),
+                        tracked.final_status or 200,
+                        tracked.provisional_ms,
+                        tracked.answer_ms or 0.0,
+                        tracked.codec,
+                        tracked.call_id,
+                    )
+                )
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            tracked.disconnected = True
+            if tracked.connected_mono is None:
+                # Only a response the far end really sent counts as its answer; pjsip also
+                # "answers" itself (408 on timeout, 503 on a transport error).
+                event = prm.e
+                remote = (
+                    event.type == pj.PJSIP_EVENT_TSX_STATE
+                    and event.body.tsxState.type == pj.PJSIP_EVENT_RX_MSG
+                )
+                tracked.final_reason = f"{info.lastStatusCode} {info.lastReason}"
+                if remote:
+                    tracked.final_status = info.lastStatusCode
+                    tracked.remote_final = True
+            if not tracked.reported:
+                if tracked.connected_mono is None:
+                    if tracked.remote_final:
+                        detail = tracked.final_reason
+                    else:
+                        detail = f"no answer from the far end ({tracked.final_reason})"
+                    self.emit(_ended(tracked, "failed", detail))
+                else:
+                    self.emit(_ended(tracked, "remote_bye", "the far end hung up"))
+                tracked.reported = True
+
+    def _on_media_state(self, call: "pj.Call", tracked: _Tracked) -> None:
+        info = call.getInfo()
+        for media in info.media:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                tracked.audio_index = media.index
+                try:
+                    stream = call.getStreamInfo(media.index)
+                    tracked.codec = f"{stream.codecName}/{stream.codecClockRate}"
+                except pj.Error:
+                    pass
+                try:
+                    # The null device's silence goes out, so the far end (and an echo) has RTP.
+                    audio = call.getAudioMedia(media.index)
+                    self._null_port.startTransmit(audio)  # type: ignore[union-attr]
+                except pj.Error:
+                    pass
+                return
+
+    # -- timers, on this thread --
+
+    def _sample(self, now: float) -> None:
+        for tracked in list(self._calls.values()):
+            if tracked.hanging_up is not None or tracked.disconnected:
+                continue
+            command = tracked.command
+            if tracked.connected_mono is None:
+                if now - tracked.sent_mono >= command.answer_timeout:
+                    self._end(
+                        tracked,
+                        "failed",
+                        f"no answer within {command.answer_timeout:g} s",
+                    )
+                continue
+            self._sample_media(tracked, now)
+            held = now - tracked.connected_mono
+            if command.hold_seconds is not None and held >= command.hold_seconds:
+                self._end(tracked, "completed", "answered" + _held(command.hold_seconds))
+            elif command.no_media_seconds > 0:
+                quiet_since = tracked.last_media_mono or tracked.connected_mono
+                if now - quiet_since >= command.no_media_seconds:
+                    self._end(
+                        tracked,
+                        "no_media",
+                        f"no RTP received for {command.no_media_seconds:g} s",
+                    )
+
+    def _sample_media(self, tracked: _Tracked, now: float) -> None:
+        if tracked.audio_index is None or tracked.call is None:
+            return
+        try:
+            packets = tracked.call.getStreamStat(tracked.audio_index).rtcp.rxStat.pkt
+        except pj.Error:
+            return
+        if tracked.last_sample_mono is not None and packets > tracked.rtp_packets:
+            tracked.media_seconds += now - tracked.last_sample_mono
+        if packets > tracked.rtp_packets:
+            tracked.last_media_mono = now
+            tracked.last_media_at = utcnow()
+        tracked.rtp_packets = packets
+        tracked.last_sample_mono = now
+        if (
+            tracked.command.hold_seconds is None
+            and packets > tracked.media_reported_packets
+            and now - tracked.media_reported_mono >= MEDIA_REPORT_SECONDS
+            and tracked.last_media_at is not None
+        ):
+            tracked.media_reported_mono = now
+            tracked.media_reported_packets = packets
+            self.emit(MediaSeen(tracked.command.key, tracked.last_media_at, packets))
+
+    def _end(self, tracked: _Tracked, reason: str, detail: str) -> None:
+        """Hang up (CANCEL before an answer, BYE after) and report at once: the outcome is
+        known now, while pjsip may take a while to finish the transaction."""
+        if tracked.connected_mono is not None:
+            self._sample_media(tracked, time.monotonic())
+        tracked.hanging_up = reason
+        if not tracked.reported:
+            tracked.reported = True
+            self.emit(_ended(tracked, reason, detail))
+        if tracked.call is not None and not tracked.disconnected:
+            try:
+                tracked.call.hangup(pj.CallOpParam(True))
+            except pj.Error as error:
+                log.warning("hangup of %s failed: %s", tracked.command.key, error.reason)
+
+    def _drop_disconnected(self) -> None:
+        for key in [k for k, tracked in self._calls.items() if tracked.disconnected]:
+            tracked = self._calls.pop(key)
+            tracked.call = None  # the last reference: the Call goes now, not later
+
+    def _shutdown(self) -> None:
+        endpoint = self._endpoint
+        if endpoint is None:
+            return
+        try:
+            endpoint.hangupAllCalls()
+            deadline = time.monotonic() + 2
+            while self._calls and time.monotonic() < deadline:
+                endpoint.libHandleEvents(10)
+                self._drop_disconnected()
+        finally:
+            self._calls.clear()
+            self._account = None
+            self._null_port = None
+            endpoint.libDestroy()
+            self._endpoint = None
+
+
+def _held(hold_seconds: float) -> str:
+    return f", held {hold_seconds:g} s" if hold_seconds > 0 else ""
+
+
+def _ended(tracked: _Tracked, reason: str, detail: str) -> CallEnded:
+    return CallEnded(
+        key=tracked.command.key,
+        started_at=tracked.started_at,
+        ended_at=utcnow(),
+        connected=tracked.connected_mono is not None,
+        final_status=tracked.final_status if tracked.remote_final else None,
+        provisional_ms=tracked.provisional_ms,
+        answer_ms=tracked.answer_ms,
+        codec=tracked.codec,
+        call_id=tracked.call_id,
+        media_seconds=round(tracked.media_seconds, 3),
+        rtp_packets=tracked.rtp_packets,
+        last_media_at=tracked.last_media_at,
+        end_reason=reason,
+        detail=detail[:300],
+    )
