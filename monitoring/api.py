@@ -1,5 +1,265 @@
 """The monitoring package's JSON API under /api/v1: thin handlers over its service."""
 
-from fastapi import APIRouter
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk.auth import CurrentActor
+from bridgedesk.db import Db
+from bridgedesk.errors import Forbidden, InvalidInput
+from monitoring.models import MaintenanceWindow
+from monitoring.schemas import (
+    BreachOut,
+    CallStatsOut,
+    ClockOut,
+    Component,
+    EscalateIn,
+    Id,
+    MonthText,
+    NoteIn,
+    NoticeOut,
+    OutageIn,
+    OutageOut,
+    OutagePatch,
+    PolicyAssignedOut,
+    PolicyAssignIn,
+    PolicyOut,
+    ReportIntervalOut,
+    ResolveIn,
+    RespondIn,
+    TargetOut,
+    TicketDetailOut,
+    TicketEventOut,
+    TicketIn,
+    TicketOut,
+    TicketsOut,
+    TicketStatus,
+    UpdateIn,
+    UptimeOut,
+    WindowIn,
+    WindowOut,
+    WindowPatch,
+)
+from monitoring.service import callstats, maintenance, sla, tickets, uptime
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
+
+
+@router.get("/uptime")
+async def get_uptime(
+    db: Db, actor: CurrentActor, month: MonthText, component: Component
+) -> UptimeOut:
+    report = await uptime.monthly_report(db, component, month)
+    figures = asdict(report)
+    figures["intervals"] = [
+        ReportIntervalOut(**{**asdict(i), "counted_minutes": float(i.counted_minutes)})
+        for i in report.intervals
+    ]
+    return UptimeOut(**figures)
+
+
+@router.post("/outages", status_code=201)
+async def record_outage(body: OutageIn, db: Db, actor: CurrentActor) -> OutageOut:
+    data = uptime.ManualOutage(body.component, body.start, body.end, body.force_majeure, body.note)
+    return OutageOut.from_model(await uptime.record_outage(db, data, by=actor))
+
+
+@router.get("/outages")
+async def list_outages(
+    db: Db,
+    actor: CurrentActor,
+    component: Component | None = None,
+    month: MonthText | None = None,
+) -> list[OutageOut]:
+    if not actor.is_provider:
+        raise Forbidden("Outage records are for provider staff; see /api/v1/uptime.")
+    span = None
+    if month is not None:
+        year, number = uptime.parse_month(month)
+        span = uptime.month_span(year, number, uptime.reporting_zone())
+    found = await uptime.list_outages(db, component=component, span=span)
+    return [OutageOut.from_model(o) for o in found]
+
+
+@router.patch("/outages/{outage_id}")
+async def classify_outage(
+    outage_id: Id, body: OutagePatch, db: Db, actor: CurrentActor
+) -> OutageOut:
+    outage = await uptime.classify_outage(
+        db, outage_id, force_majeure=body.force_majeure, note=body.note, by=actor
+    )
+    return OutageOut.from_model(outage)
+
+
+async def _window_out(db: AsyncSession, window: MaintenanceWindow) -> WindowOut:
+    out = WindowOut.from_model(window)
+    out.notices = [NoticeOut.from_model(n) for n in await maintenance.notices(db, window.id)]
+    return out
+
+
+@router.post("/maintenance-windows", status_code=201)
+async def create_window(body: WindowIn, db: Db, actor: CurrentActor) -> WindowOut:
+    data = maintenance.WindowData(
+        body.component, body.start, body.end, body.reason, body.notified_at
+    )
+    return await _window_out(db, await maintenance.create_window(db, data, by=actor))
+
+
+@router.get("/maintenance-windows")
+async def list_windows(
+    db: Db,
+    actor: CurrentActor,
+    component: Component | None = None,
+    upcoming: bool = False,
+    include_cancelled: bool = False,
+) -> list[WindowOut]:
+    found = await maintenance.list_windows(
+        db, component=component, upcoming_only=upcoming, include_cancelled=include_cancelled
+    )
+    return [await _window_out(db, w) for w in found]
+
+
+@router.patch("/maintenance-windows/{window_id}")
+async def move_window(window_id: Id, body: WindowPatch, db: Db, actor: CurrentActor) -> WindowOut:
+    window = await maintenance.move_window(
+        db, window_id, start=body.start, end=body.end, reason=body.reason, by=actor
+    )
+    return await _window_out(db, window)
+
+
+@router.delete("/maintenance-windows/{window_id}")
+async def cancel_window(window_id: Id, db: Db, actor: CurrentActor) -> WindowOut:
+    return await _window_out(db, await maintenance.cancel_window(db, window_id, by=actor))
+
+
+@router.get("/call-stats")
+async def call_stats(
+    db: Db, actor: CurrentActor, month: MonthText, customer_id: Id | None = None
+) -> CallStatsOut:
+    chosen = customer_id if customer_id is not None else actor.customer_id
+    if chosen is None:
+        raise InvalidInput("customer_id is required.")
+    found = await callstats.customer_month(db, chosen, month, by=actor)
+    figures: dict[str, Any] = asdict(found.stats)
+    return CallStatsOut(
+        customer_id=found.customer_id,
+        month=found.month,
+        timezone=found.timezone,
+        bridge_data=found.bridge_data,
+        **figures,
+    )
+
+
+def _ticket_out(ticket: Any) -> TicketOut:
+    return TicketOut.from_model(ticket)
+
+
+@router.post("/tickets", status_code=201)
+async def open_ticket(body: TicketIn, db: Db, actor: CurrentActor) -> TicketOut:
+    data = tickets.NewTicket(**body.model_dump())
+    return _ticket_out(await tickets.open_ticket(db, data, by=actor))
+
+
+@router.get("/tickets")
+async def list_tickets(
+    db: Db,
+    actor: CurrentActor,
+    customer_id: Id | None = None,
+    status: TicketStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> TicketsOut:
+    found = await tickets.list_tickets(
+        db, by=actor, customer_id=customer_id, status=status, limit=limit
+    )
+    return TicketsOut(items=[_ticket_out(t) for t in found])
+
+
+async def _detail(db: AsyncSession, ticket: Any) -> TicketDetailOut:
+    out = TicketDetailOut(**_ticket_out(ticket).model_dump())
+    out.timeline = [TicketEventOut.from_model(e) for e in await tickets.timeline(db, ticket)]
+    out.breaches = [BreachOut.from_model(b) for b in await tickets.breaches_of(db, ticket)]
+    return out
+
+
+@router.get("/tickets/{ticket_id}")
+async def get_ticket(ticket_id: Id, db: Db, actor: CurrentActor) -> TicketDetailOut:
+    return await _detail(db, await tickets.get_ticket(db, ticket_id, by=actor))
+
+
+@router.post("/tickets/{ticket_id}/respond")
+async def respond(ticket_id: Id, body: RespondIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
+    ticket = await tickets.respond(db, ticket_id, note=body.note, severity=body.severity, by=actor)
+    return await _detail(db, ticket)
+
+
+@router.post("/tickets/{ticket_id}/update")
+async def post_update(
+    ticket_id: Id, body: UpdateIn, db: Db, actor: CurrentActor
+) -> TicketDetailOut:
+    return await _detail(db, await tickets.post_update(db, ticket_id, note=body.note, by=actor))
+
+
+@router.post("/tickets/{ticket_id}/escalate")
+async def escalate(ticket_id: Id, body: EscalateIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
+    ticket = await tickets.escalate(db, ticket_id, tier=body.tier, note=body.note, by=actor)
+    return await _detail(db, ticket)
+
+
+@router.post("/tickets/{ticket_id}/wait")
+async def wait(ticket_id: Id, body: NoteIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
+    ticket = await tickets.wait_on_customer(db, ticket_id, note=body.note, by=actor)
+    return await _detail(db, ticket)
+
+
+@router.post("/tickets/{ticket_id}/resume")
+async def resume(ticket_id: Id, body: NoteIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
+    return await _detail(db, await tickets.resume(db, ticket_id, note=body.note, by=actor))
+
+
+@router.post("/tickets/{ticket_id}/resolve")
+async def resolve(ticket_id: Id, body: ResolveIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
+    ticket = await tickets.resolve(
+        db, ticket_id, closure_reason=body.closure_reason, note=body.note, by=actor
+    )
+    return await _detail(db, ticket)
+
+
+@router.post("/tickets/{ticket_id}/reopen")
+async def reopen(ticket_id: Id, body: NoteIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
+    return await _detail(db, await tickets.reopen(db, ticket_id, note=body.note, by=actor))
+
+
+@router.get("/sla-policies")
+async def list_policies(db: Db, actor: CurrentActor) -> list[PolicyOut]:
+    if not actor.is_provider:
+        raise Forbidden("SLA policies are for provider staff.")
+    return [
+        PolicyOut(
+            id=p.id,
+            name=p.name,
+            timezone=p.calendar.zone if p.calendar else None,
+            after_hours_severities=sorted(p.after_hours_severities),
+            email_respond_minutes=p.email_respond_minutes,
+            targets=[
+                TargetOut(
+                    severity=severity,
+                    respond=ClockOut(**asdict(t.respond)),
+                    update=ClockOut(**asdict(t.update)),
+                    resolve=ClockOut(**asdict(t.resolve)),
+                    resolve_goal_minutes=t.resolve_goal_minutes,
+                )
+                for severity, t in sorted(p.targets.items())
+            ],
+        )
+        for p in await sla.list_policies(db)
+    ]
+
+
+@router.put("/customers/{customer_id}/sla-policy")
+async def assign_policy(
+    customer_id: Id, body: PolicyAssignIn, db: Db, actor: CurrentActor
+) -> PolicyAssignedOut:
+    policy_id = await sla.assign_policy(db, customer_id, body.policy_id, by=actor)
+    return PolicyAssignedOut(customer_id=customer_id, policy_id=policy_id)

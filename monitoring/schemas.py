@@ -1,0 +1,316 @@
+"""The JSON shapes of the monitoring API: uptime, outages, maintenance windows, call
+statistics, tickets and SLA policies."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from bridgedesk.db import MAX_KEY
+from bridgedesk.schemas import FromRow
+
+Id = Annotated[int, Ge(1), Le(MAX_KEY)]
+Component = Literal["bridge", "reservations"]
+Severity = Literal["SL1", "SL2", "SL3", "SL4"]
+Channel = Literal["phone", "email", "web"]
+Tier = Literal["1", "2", "3", "engineering"]
+ClosureReason = Literal["solved_without_code_change", "patch_provided", "third_party_component"]
+TicketStatus = Literal["open", "responded", "waiting", "resolved"]
+MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
+
+
+def _on_the_calendar(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not 1970 <= year <= 9000:
+        raise ValueError("must lie between the years 1970 and 9000")
+    return value
+
+
+# Aware instants only: a naive datetime is a 422.
+Instant = Annotated[AwareDatetime, AfterValidator(_on_the_calendar)]
+Note = Annotated[str, Field(max_length=4000)]
+
+
+def _contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it on every backend alike.
+        if _contains_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
+
+
+def _minutes(value: Decimal) -> float:
+    return float(value)
+
+
+class OutageIn(Strict):
+    component: Component
+    start: Instant
+    end: Instant
+    force_majeure: bool = False
+    note: Note | None = None
+
+
+class OutagePatch(Strict):
+    force_majeure: bool | None = None
+    note: Note | None = None
+
+
+class OutageOut(FromRow):
+    id: int
+    component: str
+    target: str | None
+    source: str
+    started_at: datetime
+    ended_at: datetime | None
+    force_majeure: bool
+    note: str | None
+    recorded_by: str | None
+
+
+class WindowIn(Strict):
+    component: Component
+    start: Instant
+    end: Instant
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    notified_at: Instant | None = None
+
+
+class WindowPatch(Strict):
+    start: Instant | None = None
+    end: Instant | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+class NoticeOut(FromRow):
+    kind: str
+    sent_at: datetime
+    starts_at: datetime
+    ends_at: datetime
+    recipients: int
+
+
+class WindowOut(FromRow):
+    id: int
+    component: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    notified_at: datetime
+    created_at: datetime
+    created_by: str
+    cancelled_at: datetime | None
+    notices: list[NoticeOut] = []
+
+
+class ReportIntervalOut(BaseModel):
+    kind: str
+    start: datetime
+    end: datetime
+    counted_as: str
+    counted_minutes: float
+    id: int | None = None
+    notified_at: datetime | None = None
+    notice_ok: bool | None = None
+    note: str | None = None
+
+
+class UptimeOut(BaseModel):
+    component: str
+    month: str
+    timezone: str
+    minutes_in_month: float
+    excluded_minutes: float
+    eligible_minutes: float
+    downtime_minutes: float
+    unmonitored_minutes: float
+    availability_pct: float
+    target_pct: float
+    met: bool
+    budget_left_minutes: float
+    notice_hours: int
+    intervals: list[ReportIntervalOut]
+
+
+class CauseOut(BaseModel):
+    cause: str
+    label: str
+    provider_side: bool
+    count: int
+    share_of_calls_pct: float | None
+
+
+class TurnaroundOut(BaseModel):
+    count: int
+    connected: int
+    within_target: int
+    within_target_pct: float | None
+    median_seconds: float | None
+    max_seconds: float | None
+    target_seconds: int
+
+
+class CallStatsOut(BaseModel):
+    customer_id: int
+    month: str
+    timezone: str
+    bridge_data: bool
+    calls: int
+    failed_calls: int
+    failure_rate_pct: float | None
+    failure_target_pct: float
+    failure_met: bool | None
+    failures_by_cause: list[CauseOut]
+    customer_side_failures: int
+    provider_side_failures: int
+    launches: int
+    launches_decided: int
+    launches_on_time: int
+    on_time_pct: float | None
+    on_time_target_pct: float
+    on_time_met: bool | None
+    recovery_events: int
+    restored_within_5_min: int
+    restored_pct: float | None
+    restored_target_pct: float
+    restored_met: bool | None
+    adhoc: TurnaroundOut | None
+    add_site: TurnaroundOut | None
+
+
+class TicketIn(Strict):
+    customer_id: Id
+    severity: Severity
+    summary: Annotated[str, Field(min_length=1, max_length=300)]
+    description: Annotated[str, Field(min_length=1, max_length=20_000)]
+    channel: Channel
+    reported_at: Instant | None = None
+    caller_name: Annotated[str, Field(max_length=200)] | None = None
+    caller_company: Annotated[str, Field(max_length=200)] | None = None
+    caller_account: Annotated[str, Field(max_length=100)] | None = None
+    caller_system: Annotated[str, Field(max_length=200)] | None = None
+    suggested_severity: Severity | None = None
+
+
+class NoteIn(Strict):
+    note: Note | None = None
+
+
+class RespondIn(Strict):
+    note: Note | None = None
+    severity: Severity | None = None
+
+
+class UpdateIn(Strict):
+    note: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class EscalateIn(Strict):
+    tier: Tier | None = None
+    note: Note | None = None
+
+
+class ResolveIn(Strict):
+    closure_reason: ClosureReason
+    note: Note | None = None
+
+
+class TicketEventOut(FromRow):
+    at: datetime
+    kind: str
+    by: str
+    note: str | None
+    data: dict[str, Any]
+
+
+class BreachOut(FromRow):
+    kind: str
+    due_at: datetime
+    detected_at: datetime
+    notified_tier: str
+
+
+class TicketOut(FromRow):
+    id: int
+    customer_id: int
+    reporter_name: str
+    caller_name: str | None
+    caller_company: str | None
+    caller_account: str | None
+    caller_system: str | None
+    suggested_severity: str | None
+    severity: str
+    summary: str
+    description: str
+    channel: str
+    tier: str
+    status: str
+    policy_id: int
+    reported_at: datetime
+    respond_by: datetime
+    responded_at: datetime | None
+    next_update_by: datetime | None
+    last_update_at: datetime | None
+    resolve_by: datetime | None
+    resolved_at: datetime | None
+    closure_reason: str | None
+    paused_since: datetime | None
+
+
+class TicketDetailOut(TicketOut):
+    timeline: list[TicketEventOut] = []
+    breaches: list[BreachOut] = []
+
+
+class TicketsOut(BaseModel):
+    items: list[TicketOut]
+
+
+class ClockOut(BaseModel):
+    minutes: int
+    business: bool
+
+
+class TargetOut(BaseModel):
+    severity: str
+    respond: ClockOut
+    update: ClockOut
+    resolve: ClockOut
+    resolve_goal_minutes: int | None
+
+
+class PolicyOut(BaseModel):
+    id: int
+    name: str
+    timezone: str | None
+    after_hours_severities: list[str]
+    email_respond_minutes: int | None
+    targets: list[TargetOut]
+
+
+class PolicyAssignIn(Strict):
+    policy_id: Id
+
+
+class PolicyAssignedOut(BaseModel):
+    customer_id: int
+    policy_id: int

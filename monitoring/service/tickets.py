@@ -1,0 +1,415 @@
+"""Help-desk tickets: opening with the caller's details, the SLA clocks of the customer's
+policy, the lifecycle (respond, update, escalate, wait, resume, resolve, reopen) as a
+timeline, and the job that marks missed clocks and tells the next tier."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk import outbox
+from bridgedesk.clock import utcnow
+from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bridgedesk.identity import Actor, Role
+from bridgedesk.settings import get_settings
+from monitoring.intervals import Interval
+from monitoring.models import Ticket, TicketBreach, TicketEvent
+from monitoring.service.sla import SEVERITIES, Policy, customer_policy_id, load_policy
+from reservations.service import registry
+
+CHANNELS = ("phone", "email", "web")
+TIERS = ("1", "2", "3", "engineering")
+STATUSES = ("open", "responded", "waiting", "resolved")
+CLOSURE_REASONS = ("solved_without_code_change", "patch_provided", "third_party_component")
+BREACH_KINDS = ("response", "update", "resolution")
+# Provider staff who work tickets; customers' schedulers open and follow their own.
+HANDLERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
+OPENERS = HANDLERS | {Role.SCHEDULER}
+
+
+class TicketNotFound(NotFound):
+    message = "No such ticket."
+
+
+class TicketStateConflict(Conflict):
+    message = "The ticket is not in a state that allows this."
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    customer_id: int
+    severity: str
+    summary: str
+    description: str
+    channel: str
+    reported_at: datetime | None = None
+    caller_name: str | None = None
+    caller_company: str | None = None
+    caller_account: str | None = None
+    caller_system: str | None = None
+    suggested_severity: str | None = None
+
+
+def next_tier(tier: str) -> str:
+    index = TIERS.index(tier)
+    return TIERS[min(index + 1, len(TIERS) - 1)]
+
+
+def pauses_of(ticket: Ticket) -> list[Interval]:
+    return [
+        Interval(datetime.fromisoformat(start), datetime.fromisoformat(end))
+        for start, end in ticket.pauses or []
+    ]
+
+
+def _event(
+    session: AsyncSession, ticket: Ticket, what: str, by: str, note: str | None, **data: Any
+) -> None:
+    session.add(
+        TicketEvent(ticket_id=ticket.id, at=utcnow(), kind=what, by=by, note=note, data=data)
+    )
+
+
+def _set_resolution_clock(ticket: Ticket, policy: Policy) -> None:
+    ticket.resolve_by = policy.due(
+        policy.targets[ticket.severity].resolve, ticket.reported_at, pauses_of(ticket)
+    )
+
+
+def _check_choice(value: str, choices: Sequence[str], name: str) -> str:
+    if value not in choices:
+        raise InvalidInput(f"{name} must be one of {', '.join(choices)}.")
+    return value
+
+
+async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> Ticket:
+    if by.role not in OPENERS:
+        raise Forbidden("Your role may not open help-desk tickets.")
+    customer = await registry.get_customer(session, data.customer_id, by=by)
+    _check_choice(data.severity, SEVERITIES, "severity")
+    _check_choice(data.channel, CHANNELS, "channel")
+    if data.suggested_severity is not None:
+        _check_choice(data.suggested_severity, SEVERITIES, "suggested_severity")
+    now = utcnow()
+    reported_at = data.reported_at or now
+    if reported_at > now:
+        raise InvalidInput("reported_at must not be in the future.")
+    policy = await load_policy(session, await customer_policy_id(session, customer.id))
+    ticket = Ticket(
+        customer_id=customer.id,
+        reporter_id=by.user_id,
+        reporter_name=by.name,
+        caller_name=data.caller_name or by.name,
+        caller_company=data.caller_company or customer.name,
+        caller_account=data.caller_account,
+        caller_system=data.caller_system,
+        # A customer's choice is a suggestion; the desk's (or its confirmation) is final.
+        suggested_severity=data.suggested_severity or data.severity,
+        severity=data.severity,
+        summary=data.summary,
+        description=data.description,
+        channel=data.channel,
+        tier="1",
+        status="open",
+        policy_id=policy.id,
+        reported_at=reported_at,
+        created_at=now,
+        respond_by=policy.due(policy.respond_clock(data.severity, data.channel), reported_at),
+        pauses=[],
+    )
+    _set_resolution_clock(ticket, policy)
+    session.add(ticket)
+    await session.flush()
+    _event(session, ticket, "opened", by.name, data.summary, severity=data.severity)
+    await session.flush()
+    return ticket
+
+
+async def get_ticket(session: AsyncSession, ticket_id: int, *, by: Actor) -> Ticket:
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or not by.may_see_customer(ticket.customer_id):
+        raise TicketNotFound()
+    return ticket
+
+
+async def list_tickets(
+    session: AsyncSession,
+    *,
+    by: Actor,
+    customer_id: int | None = None,
+    status: str | None = None,
+    limit: int = 200,
+) -> Sequence[Ticket]:
+    query = select(Ticket).order_by(Ticket.reported_at.desc(), Ticket.id.desc()).limit(limit)
+    if not by.is_provider:
+        query = query.where(Ticket.customer_id == by.customer_id)
+    if customer_id is not None:
+        query = query.where(Ticket.customer_id == customer_id)
+    if status is not None:
+        query = query.where(Ticket.status == _check_choice(status, STATUSES, "status"))
+    return (await session.scalars(query)).all()
+
+
+async def timeline(session: AsyncSession, ticket: Ticket) -> Sequence[TicketEvent]:
+    return (
+        await session.scalars(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id)
+            .order_by(TicketEvent.at, TicketEvent.id)
+        )
+    ).all()
+
+
+async def breaches_of(session: AsyncSession, ticket: Ticket) -> Sequence[TicketBreach]:
+    return (
+        await session.scalars(
+            select(TicketBreach)
+            .where(TicketBreach.ticket_id == ticket.id)
+            .order_by(TicketBreach.due_at, TicketBreach.id)
+        )
+    ).all()
+
+
+async def _handled(session: AsyncSession, ticket_id: int, by: Actor) -> Ticket:
+    ticket = await get_ticket(session, ticket_id, by=by)
+    if by.role not in HANDLERS:
+        raise Forbidden("Only the help desk works tickets.")
+    return ticket
+
+
+def _require(ticket: Ticket, *statuses: str) -> None:
+    if ticket.status not in statuses:
+        raise TicketStateConflict(
+            f"The ticket is {ticket.status}; this needs it to be {' or '.join(statuses)}."
+        )
+
+
+def _close_pause(ticket: Ticket, now: datetime) -> None:
+    if ticket.paused_since is not None:
+        if now > ticket.paused_since:
+            ticket.pauses = [
+                *(ticket.pauses or []),
+                [ticket.paused_since.isoformat(), now.isoformat()],
+            ]
+        ticket.paused_since = None
+
+
+async def respond(
+    session: AsyncSession,
+    ticket_id: int,
+    *,
+    note: str | None,
+    severity: str | None,
+    by: Actor,
+) -> Ticket:
+    """The desk's first answer; it may set the final severity, which re-runs the clocks."""
+    ticket = await _handled(session, ticket_id, by)
+    _require(ticket, "open")
+    policy = await load_policy(session, ticket.policy_id)
+    now = utcnow()
+    if severity is not None and severity != ticket.severity:
+        ticket.severity = _check_choice(severity, SEVERITIES, "severity")
+    ticket.status = "responded"
+    ticket.responded_at = now
+    ticket.last_update_at = now
+    ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
+    _set_resolution_clock(ticket, policy)
+    _event(session, ticket, "responded", by.name, note, severity=ticket.severity)
+    await session.flush()
+    return ticket
+
+
+async def post_update(session: AsyncSession, ticket_id: int, *, note: str, by: Actor) -> Ticket:
+    """A progress update to the customer: the update-cadence clock starts again."""
+    ticket = await _handled(session, ticket_id, by)
+    _require(ticket, "responded", "waiting")
+    policy = await load_policy(session, ticket.policy_id)
+    now = utcnow()
+    ticket.last_update_at = now
+    ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
+    _event(session, ticket, "updated", by.name, note)
+    await session.flush()
+    return ticket
+
+
+async def escalate(
+    session: AsyncSession, ticket_id: int, *, tier: str | None, note: str | None, by: Actor
+) -> Ticket:
+    ticket = await _handled(session, ticket_id, by)
+    _require(ticket, "open", "responded", "waiting")
+    target = next_tier(ticket.tier) if tier is None else _check_choice(tier, TIERS, "tier")
+    if TIERS.index(target) <= TIERS.index(ticket.tier):
+        raise TicketStateConflict(f"The ticket is already at tier {ticket.tier}.")
+    previous, ticket.tier = ticket.tier, target
+    _event(session, ticket, "escalated", by.name, note, tier=target, previous=previous)
+    await session.flush()
+    return ticket
+
+
+async def wait_on_customer(
+    session: AsyncSession, ticket_id: int, *, note: str | None, by: Actor
+) -> Ticket:
+    """Pause the resolution clock until the customer answers."""
+    ticket = await _handled(session, ticket_id, by)
+    _require(ticket, "responded")
+    ticket.status = "waiting"
+    ticket.paused_since = utcnow()
+    ticket.resolve_by = None
+    _event(session, ticket, "waiting", by.name, note)
+    await session.flush()
+    return ticket
+
+
+async def resume(session: AsyncSession, ticket_id: int, *, note: str | None, by: Actor) -> Ticket:
+    ticket = await _handled(session, ticket_id, by)
+    _require(ticket, "waiting")
+    policy = await load_policy(session, ticket.policy_id)
+    now = utcnow()
+    _close_pause(ticket, now)
+    ticket.status = "responded"
+    _set_resolution_clock(ticket, policy)
+    ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
+    _event(session, ticket, "resumed", by.name, note)
+    await session.flush()
+    return ticket
+
+
+async def resolve(
+    session: AsyncSession,
+    ticket_id: int,
+    *,
+    closure_reason: str,
+    note: str | None,
+    by: Actor,
+) -> Ticket:
+    ticket = await _handled(session, ticket_id, by)
+    _require(ticket, "open", "responded", "waiting")
+    _check_choice(closure_reason, CLOSURE_REASONS, "closure_reason")
+    now = utcnow()
+    if ticket.status == "waiting":
+        policy = await load_policy(session, ticket.policy_id)
+        _close_pause(ticket, now)
+        _set_resolution_clock(ticket, policy)
+    if ticket.responded_at is None:
+        ticket.responded_at = now
+    ticket.status = "resolved"
+    ticket.resolved_at = now
+    ticket.closure_reason = closure_reason
+    ticket.next_update_by = None
+    _event(session, ticket, "resolved", by.name, note, closure_reason=closure_reason)
+    await session.flush()
+    return ticket
+
+
+async def reopen(session: AsyncSession, ticket_id: int, *, note: str | None, by: Actor) -> Ticket:
+    """The customer (or the desk) says it is not fixed: the time it sat resolved does not
+    count against the desk, so it is a pause of the resolution clock."""
+    ticket = await get_ticket(session, ticket_id, by=by)
+    if by.role not in OPENERS:
+        raise Forbidden("Your role may not reopen tickets.")
+    _require(ticket, "resolved")
+    policy = await load_policy(session, ticket.policy_id)
+    now = utcnow()
+    ticket.paused_since = ticket.resolved_at
+    _close_pause(ticket, now)
+    ticket.status = "responded"
+    ticket.resolved_at = None
+    ticket.closure_reason = None
+    ticket.last_update_at = now
+    ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
+    _set_resolution_clock(ticket, policy)
+    _event(session, ticket, "reopened", by.name, note)
+    await session.flush()
+    return ticket
+
+
+def missed_clocks(ticket: Ticket, now: datetime) -> list[tuple[str, datetime]]:
+    """The (kind, due) of every clock this ticket has missed by `now` (pure)."""
+    missed: list[tuple[str, datetime]] = []
+    answered = ticket.responded_at
+    if (answered is None and ticket.respond_by < now) or (
+        answered is not None and answered > ticket.respond_by
+    ):
+        missed.append(("response", ticket.respond_by))
+    if (
+        ticket.status == "responded"
+        and ticket.next_update_by is not None
+        and ticket.next_update_by < now
+    ):
+        missed.append(("update", ticket.next_update_by))
+    if ticket.resolve_by is not None:
+        done = ticket.resolved_at
+        if (done is None and ticket.status != "waiting" and ticket.resolve_by < now) or (
+            done is not None and done > ticket.resolve_by
+        ):
+            missed.append(("resolution", ticket.resolve_by))
+    return missed
+
+
+async def mark_breaches(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Record each missed clock once and tell the next tier; returns how many were new."""
+    now = now or utcnow()
+    settings = get_settings()
+    candidates = (
+        await session.scalars(
+            select(Ticket).where(
+                (Ticket.status != "resolved")
+                | (Ticket.resolved_at > Ticket.resolve_by)
+                | (Ticket.responded_at > Ticket.respond_by)
+            )
+        )
+    ).all()
+    if not candidates:
+        return 0
+    known = {
+        (ticket_id, kind, due)
+        for ticket_id, kind, due in await session.execute(
+            select(TicketBreach.ticket_id, TicketBreach.kind, TicketBreach.due_at).where(
+                TicketBreach.ticket_id.in_([t.id for t in candidates])
+            )
+        )
+    }
+    found = 0
+    for ticket in candidates:
+        for kind, due in missed_clocks(ticket, now):
+            if (ticket.id, kind, due) in known:
+                continue
+            tier = next_tier(ticket.tier)
+            session.add(
+                TicketBreach(
+                    ticket_id=ticket.id, kind=kind, due_at=due, detected_at=now, notified_tier=tier
+                )
+            )
+            _event(session, ticket, "breach", "breach job", None, kind=kind, due=due.isoformat())
+            await outbox.enqueue_email(
+                session,
+                topic="ticket_breach",
+                to=[settings.support_tier_email.format(tier=tier)],
+                template="monitoring/email/ticket_breach.txt",
+                context={"ticket": ticket, "kind": kind, "due": due, "tier": tier},
+                dedupe_key=f"ticket-breach-{ticket.id}-{kind}-{due.isoformat()}",
+            )
+            found += 1
+    await session.flush()
+    return found
+
+
+async def counts_by_severity(session: AsyncSession) -> dict[tuple[str, str], int]:
+    rows = await session.execute(
+        select(Ticket.severity, Ticket.status, func.count(Ticket.id)).group_by(
+            Ticket.severity, Ticket.status
+        )
+    )
+    return {(severity, status): count for severity, status, count in rows}
+
+
+async def breach_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
+    rows = await session.execute(
+        select(Ticket.severity, TicketBreach.kind, func.count(TicketBreach.id))
+        .join(Ticket, Ticket.id == TicketBreach.ticket_id)
+        .group_by(Ticket.severity, TicketBreach.kind)
+    )
+    return {(severity, kind): count for severity, kind, count in rows}
