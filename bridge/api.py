@@ -1,9 +1,126 @@
 """The bridge package's JSON API under /api/v1: thin handlers over its service."""
 
-from fastapi import APIRouter
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from bridge.directory import ConferenceDirectory
+from bridge.schemas import (
+    CallRecordOut,
+    CallRecordsIn,
+    CallRecordsOut,
+    CauseIn,
+    ConferenceId,
+    ConferenceLegsOut,
+    LaunchOut,
+    LegOut,
+    ProbeId,
+    ProbeIn,
+    ProbeOut,
+    StoredOut,
+)
+from bridge.service import cdrs, legs, probes
+from bridgedesk.auth import CurrentActor, require_role
+from bridgedesk.db import MAX_KEY, Db
+from bridgedesk.errors import InvalidInput
+from bridgedesk.identity import Actor, Role
 
 router = APIRouter(prefix="/api/v1", tags=["bridge"])
 
 # -- probe routes --
 
+ProbeRunner = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN)]
+CauseJudge = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR)]
+
+
+@router.post("/probes", status_code=201)
+async def queue_probe(body: ProbeIn, db: Db, actor: ProbeRunner) -> ProbeOut:
+    """Queue a call-setup probe; a SIP worker runs it. Poll GET /probes/{id} for the result."""
+    view = await probes.request_probe(
+        db,
+        sip_uri=body.sip_uri,
+        method=body.method,
+        hold_seconds=body.hold_seconds,
+        purpose="api",
+        answer_timeout_seconds=body.answer_timeout_seconds,
+    )
+    return ProbeOut.from_model(view)
+
+
+@router.get("/probes/{probe_id}")
+async def read_probe(probe_id: ProbeId, db: Db, actor: ProbeRunner) -> ProbeOut:
+    return ProbeOut.from_model(await probes.get_probe(db, probe_id))
+
+
+@router.post("/probes/{probe_id}/cause")
+async def reclassify_probe_cause(
+    probe_id: ProbeId, body: CauseIn, db: Db, actor: CauseJudge
+) -> ProbeOut:
+    """An operator's judgement of the cause; the measured result itself never changes."""
+    view = await probes.reclassify_cause(db, probe_id, body.cause, note=body.note, by=actor)
+    return ProbeOut.from_model(view)
+
+
 # -- leg and call record routes --
+
+
+def _directory(request: Request) -> ConferenceDirectory:
+    """The shell's directory of conferences and sites, put on the app by `create_app`."""
+    return cast(ConferenceDirectory, request.app.state.conference_directory)
+
+
+Directory = Annotated[ConferenceDirectory, Depends(_directory)]
+# Importing an external MCU's records is operations' work; finance reads records (it rates
+# them) but does not create the usage it bills.
+RecordImporter = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR)]
+Key = Annotated[int, Query(ge=1, le=MAX_KEY)]
+
+
+@router.get("/conferences/{conference_id}/legs")
+async def conference_legs(
+    conference_id: ConferenceId, db: Db, actor: CurrentActor, directory: Directory
+) -> ConferenceLegsOut:
+    found = await legs.conference_legs(db, directory, conference_id, by=actor)
+    return ConferenceLegsOut(
+        conference_id=found.conference.id,
+        conference_number=found.conference.number,
+        status=found.conference.status,
+        launch=LaunchOut.from_model(found.launch) if found.launch else None,
+        legs=[LegOut.from_model(leg) for leg in found.legs],
+    )
+
+
+@router.post("/cdrs", status_code=201)
+async def import_call_records(
+    body: CallRecordsIn, db: Db, actor: RecordImporter, directory: Directory
+) -> StoredOut:
+    return StoredOut(stored=await cdrs.import_records(db, body.records, directory))
+
+
+@router.get("/cdrs")
+async def list_call_records(
+    db: Db,
+    actor: CurrentActor,
+    conference_number: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
+    site_id: Key | None = None,
+    from_: Annotated[cdrs.Instant | None, Query(alias="from")] = None,
+    to: Annotated[cdrs.Instant | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=cdrs.MAX_IMPORT_RECORDS)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=MAX_KEY)] = 0,
+) -> CallRecordsOut:
+    if from_ is not None and to is not None and to <= from_:
+        raise InvalidInput("`to` must be after `from`.")
+    if conference_number is not None and "\x00" in conference_number:
+        raise InvalidInput("conference_number must not contain NUL characters.")
+    records = await cdrs.list_records(
+        db,
+        # A customer's users see their own customer's records only; provider staff all.
+        customer_id=None if actor.is_provider else actor.customer_id,
+        conference_number=conference_number,
+        site_id=site_id,
+        start=from_,
+        end=to,
+        limit=limit,
+        offset=offset,
+    )
+    return CallRecordsOut(items=[CallRecordOut.from_model(r) for r in records])

@@ -4,16 +4,32 @@ from typing import Any
 
 import pytest
 
+from bridgedesk.identity import Role
 from bridgedesk.models import User
-from tests.access_rules import Rule, World
+from tests.access_rules import STAFF, Rule, World
 
-ACCESS: dict[tuple[str, str], Rule] = {}
+PROBE_RUNNERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
+
+ACCESS: dict[tuple[str, str], Rule] = {
+    # -- probe rows --
+    ("POST", "/api/v1/probes"): Rule(PROBE_RUNNERS),
+    ("GET", "/api/v1/probes/{probe_id}"): Rule(PROBE_RUNNERS),
+    ("POST", "/api/v1/probes/{probe_id}/cause"): Rule(STAFF),
+}
 
 
 async def prepare(world: World, request: pytest.FixtureRequest) -> None:
     """Create the records this package's routes name and put their ids in `world.ids`."""
+    # -- probe records: a finished probe (the engine's result row written directly) --
+    from tests.bridge.probe_rows import finished_probe
+
+    world.ids["probe_id"] = await finished_probe(request.getfixturevalue("db"))
 
 
 def request_for(route: tuple[str, str], world: World, caller: User | None) -> dict[str, Any]:
     """A well-formed request for one of this package's routes."""
+    if route == ("POST", "/api/v1/probes"):
+        return {"json": {"sip_uri": "sip:room@127.0.0.1:5999", "method": "OPTIONS"}}
+    if route == ("POST", "/api/v1/probes/{probe_id}/cause"):
+        return {"json": {"cause": "client_hardware", "note": "site powered off"}}
     return {}
