@@ -3,10 +3,13 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from billing.jobs import draft_ended_months_job
 from bridgedesk import auth, outbox
 from bridgedesk.db import unit_of_work
 from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.settings import get_settings
+from certification import jobs as certification_jobs
+from monitoring import jobs as monitoring_jobs
 from reservations.jobs import extend_overruns_job, flag_overdue_confirmations_job
 
 
@@ -63,8 +66,44 @@ def scheduled_jobs() -> tuple[ScheduledJob, ...]:
             "follow legs: drops, redials, audio links, contact chains, call records, ends",
         ),
         # -- certification jobs --
+        ScheduledJob(
+            "collect_certification_results",
+            certification_jobs.collect_test_results_job,
+            settings.certification_scan_seconds,
+            "copy finished certification test calls' measures onto their tests",
+        ),
+        ScheduledJob(
+            "recertify_after_network_faults",
+            certification_jobs.recertify_after_network_faults_job,
+            settings.certification_scan_seconds,
+            "put sites whose legs dropped or failed for a network cause up for recertification",
+        ),
+        ScheduledJob(
+            "warn_certification_deadlines",
+            certification_jobs.warn_before_deadlines_job,
+            300,
+            "warn technicians of certification deadlines about to pass (once per deadline)",
+        ),
         # -- monitoring jobs --
+        ScheduledJob(
+            "probe_uptime",
+            monitoring_jobs.probe_uptime_job,
+            60,
+            "probe each bridge (SIP OPTIONS) and the health URL; open and close outages",
+        ),
+        ScheduledJob(
+            "mark_ticket_breaches",
+            monitoring_jobs.mark_ticket_breaches_job,
+            60,
+            "mark missed help-desk clocks and tell the next tier",
+        ),
         # -- billing jobs --
+        ScheduledJob(
+            "draft_ended_months",
+            draft_ended_months_job,
+            3600,
+            "on the 1st, draft last month's invoices (and any month missed) and tell finance",
+        ),
         ScheduledJob(
             "delete_expired_tokens",
             delete_expired_tokens_job,

@@ -1,5 +1,145 @@
-"""The monitoring package's server-rendered pages: thin handlers over its service."""
+"""The monitoring package's server-rendered pages: the staff dashboard, the public status
+page and /metrics. Thin handlers over its service.
 
-from fastapi import APIRouter
+/metrics is open to scrapers on the loopback interface (where Prometheus or its agent runs
+beside the service) and to provider staff with a bearer token from anywhere else; the
+figures it shows (ticket counts, availability) are not for the open internet.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from bridgedesk.auth import CurrentActor, current_actor
+from bridgedesk.db import Db
+from bridgedesk.errors import Forbidden, NotAuthenticated
+from bridgedesk.identity import Actor
+from bridgedesk.web import render
+from monitoring.charts import Bar, bar_chart
+from monitoring.service import dashboard, metrics, uptime
+from monitoring.service.callstats import FAILED_CALLS_TARGET_PCT, ON_TIME_TARGET_PCT
 
 router = APIRouter(include_in_schema=False)
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _staff(actor: Actor) -> Actor:
+    if not actor.is_provider:
+        raise Forbidden("The dashboard is for provider staff.")
+    return actor
+
+
+def charts_for(figures: dashboard.Dashboard) -> dict[str, Markup]:
+    months = figures.months
+    charts: dict[str, Markup] = {}
+    for component, reports in figures.availability.items():
+        values = [float(r.availability_pct) for r in reports]
+        charts[f"availability-{component}"] = bar_chart(
+            f"availability-{component}",
+            f"Availability of {component} per month (%)",
+            [Bar(m, v, component) for m, v in zip(months, values, strict=True)],
+            unit=" %",
+            target=float(uptime.UPTIME_TARGET_PCT),
+            y_min=min([98.0, *values]),
+            y_max=100.0,
+        )
+    charts["failures"] = bar_chart(
+        "failures",
+        "Failed calls this month by cause (% of calls)",
+        [
+            Bar(
+                c.label,
+                float(c.share_of_calls_pct) if c.share_of_calls_pct is not None else None,
+                "provider" if c.provider_side else "customer",
+            )
+            for c in figures.failures
+        ],
+        unit=" %",
+        target=float(FAILED_CALLS_TARGET_PCT),
+        target_label="ceiling",
+        higher_is_better=False,
+    )
+    charts["on-time"] = bar_chart(
+        "on-time",
+        "Launches on time per month (%)",
+        [Bar(m, v) for m, v in zip(months, figures.on_time, strict=True)],
+        unit=" %",
+        target=float(ON_TIME_TARGET_PCT),
+        y_max=100.0,
+    )
+    charts["confirmations"] = bar_chart(
+        "confirmations",
+        "Bookings confirmed by their deadline per month (%)",
+        [Bar(m, v) for m, v in zip(months, figures.confirmations, strict=True)],
+        unit=" %",
+        target=float(dashboard.CONFIRMATION_TARGET_PCT),
+        y_max=100.0,
+    )
+    certification = figures.certification or [None] * len(months)
+    charts["certification"] = bar_chart(
+        "certification",
+        "Certification deadlines met per month (%)",
+        [Bar(m, v) for m, v in zip(months, certification, strict=True)],
+        unit=" %",
+        target=float(dashboard.CERTIFICATION_TARGET_PCT),
+        y_max=100.0,
+    )
+    charts["tickets"] = bar_chart(
+        "tickets",
+        "Open help-desk tickets by severity",
+        [Bar(s, float(c["open"]), "open") for s, c in figures.tickets_by_severity.items()],
+    )
+    charts["breaches"] = bar_chart(
+        "breaches",
+        "Missed help-desk clocks by kind (target: none)",
+        [Bar(kind, float(n)) for kind, n in figures.breaches.items()],
+        target=0.0,
+        target_label="target",
+        higher_is_better=False,
+    )
+    return charts
+
+
+@router.get("/dashboard")
+async def dashboard_page(
+    request: Request,
+    db: Db,
+    actor: CurrentActor,
+    months: Annotated[int, Query(ge=1, le=24)] = 6,
+) -> Response:
+    _staff(actor)
+    figures = await dashboard.build(db, by=actor, months=months)
+    return render(
+        request,
+        "monitoring/dashboard.html",
+        {"figures": figures, "charts": charts_for(figures)},
+        actor=actor,
+    )
+
+
+@router.get("/status")
+async def status_page(request: Request, db: Db) -> Response:
+    """Public: no sign-in. Current state per component and upcoming maintenance."""
+    return render(
+        request,
+        "monitoring/status.html",
+        {
+            "states": await dashboard.component_states(db),
+            "outages": await uptime.open_outages(db),
+            "windows": await dashboard.upcoming_maintenance(db),
+        },
+    )
+
+
+@router.get("/metrics")
+async def metrics_page(request: Request, db: Db) -> Response:
+    host = request.client.host if request.client else ""
+    if host not in LOOPBACK:
+        if not request.headers.get("Authorization"):
+            raise NotAuthenticated("Scrapers off the loopback interface need a bearer token.")
+        _staff(await current_actor(request, db))
+    return Response(await metrics.exposition(db), media_type=PROMETHEUS_TEXT)
