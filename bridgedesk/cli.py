@@ -84,6 +84,34 @@ def _user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invoices_run(args: argparse.Namespace) -> int:
+    from billing.service import invoices
+    from bridgedesk.db import unit_of_work
+    from bridgedesk.errors import DomainError
+    from bridgedesk.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+
+    async def run() -> invoices.RunResult:
+        async with unit_of_work() as session:
+            return await invoices.run_month(
+                session, args.month, customer_id=args.customer, by=None, progress=print
+            )
+
+    try:
+        result = asyncio.run(run())
+    except DomainError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 1
+    for problem in result.problems:
+        print(f"attention: {problem}")
+    print(
+        f"{result.period}: {len(result.drafted)} draft invoice(s), {result.conferences} "
+        f"conferences, {result.removed} empty draft(s) removed"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bridgedesk.identity import Role
 
@@ -113,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_probe_command(commands)
     # -- billing commands --
+    invoices = commands.add_parser("invoices", help="billing: draft a month's invoices")
+    invoice_commands = invoices.add_subparsers(dest="invoices_command", required=True)
+    invoice_run = invoice_commands.add_parser(
+        "run", help="draft a month (replaces drafts; issued invoices are never touched)"
+    )
+    invoice_run.add_argument("--month", required=True, help="YYYY-MM")
+    invoice_run.add_argument("--customer", type=int, default=None, help="one customer's id")
+    invoice_run.set_defaults(run=_invoices_run)
 
     user = commands.add_parser("user", help="manage users")
     user_commands = user.add_subparsers(dest="user_command", required=True)

@@ -1,0 +1,81 @@
+"""Pydantic models of the billing API: rate plans, runs, invoices and credit memos.
+
+Amounts travel as decimal strings ("0.25"), never as JSON numbers, so no float touches them.
+"""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridgedesk.db import MAX_KEY
+
+Id = Annotated[int, Ge(1), Le(MAX_KEY)]
+Amount = Annotated[str, Field(min_length=1, max_length=30, examples=["0.25"])]
+Month = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])]
+
+
+class StrictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TierIn(StrictIn):
+    up_to_kbps: Annotated[int, Ge(1), Le(1_000_000)] | None
+    per_minute: Amount
+
+
+class ZoneIn(StrictIn):
+    multiplier: Amount | None = None
+    surcharge_per_minute: Amount | None = None
+
+
+class FeatureIn(StrictIn):
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    per: Literal["conference", "minute", "site"]
+    price: Amount
+
+
+class RatePlanIn(StrictIn):
+    customer_id: Id
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    effective_from: date
+    speed_tiers: Annotated[list[TierIn], Field(min_length=1, max_length=20)]
+    zones: Annotated[dict[Annotated[str, Field(max_length=40)], ZoneIn], Field(max_length=100)] = (
+        Field(default_factory=dict)
+    )
+    features: Annotated[list[FeatureIn], Field(max_length=50)] = Field(default_factory=list)
+
+
+class RatePlanOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    currency: str
+    effective_from: date
+    speed_tiers: list[dict[str, Any]]
+    zones: dict[str, dict[str, str]]
+    features: list[dict[str, Any]]
+    created_by: str
+
+
+class RunIn(StrictIn):
+    month: Month
+    customer_id: Id | None = None
+
+
+class RunOut(BaseModel):
+    period: str
+    drafted: list[int]
+    removed: int
+    conferences: int
+    problems: list[str]
+
+
+class CreditMemoIn(StrictIn):
+    invoice_id: Id
+    conference_number: Annotated[str, Field(min_length=1, max_length=20)]
+    amount: Amount
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]

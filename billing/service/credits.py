@@ -1,0 +1,184 @@
+"""Credit memos: a credit for a conference on an issued invoice, as its own numbered document.
+
+A memo never edits the invoice. The invoice row is locked while a memo is written, so two
+credits for the same conference cannot together exceed what it was billed.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.models import CreditMemo, Invoice
+from billing.service import invoices
+from billing.service.numbering import next_number
+from billing.service.plans import parse_amount
+from billing.service.rating import from_minor, minor_digits, money_str, to_minor
+from billing.service.roles import RUNNERS, require_reader, require_runner
+from bridgedesk import outbox
+from bridgedesk.clock import utcnow
+from bridgedesk.db import MAX_KEY
+from bridgedesk.errors import Conflict, InvalidInput, NotFound
+from bridgedesk.identity import Actor, Role
+
+REASON_MAX = 2000
+
+
+class CreditMemoNotFound(NotFound):
+    message = "No such credit memo."
+
+
+class InvoiceNotIssued(Conflict):
+    message = "Credits are only written against issued invoices."
+
+
+class CreditExceedsBilled(Conflict):
+    message = "The credit is more than what is left of the conference's charges."
+
+
+async def create_credit_memo(
+    session: AsyncSession,
+    *,
+    invoice_id: int,
+    conference_number: str,
+    amount: str,
+    reason: str,
+    by: Actor | None,
+) -> CreditMemo:
+    require_runner(by, "write credit memos")
+    reason = reason.strip()
+    if not 1 <= len(reason) <= REASON_MAX:
+        raise InvalidInput(f"A credit memo needs a reason (1-{REASON_MAX} characters).")
+    if not 1 <= invoice_id <= MAX_KEY:
+        raise invoices.InvoiceNotFound()
+    # Locked: credits against one invoice are written one at a time.
+    invoice = await session.get(Invoice, invoice_id, with_for_update=True)
+    if invoice is None:
+        raise invoices.InvoiceNotFound()
+    if invoice.status != "issued":
+        raise InvoiceNotIssued()
+    billed = await invoices.conference_billed(session, invoice.id, conference_number.strip())
+    if billed is None:
+        raise InvalidInput(f"{conference_number[:30]!r} is not a conference on {invoice.number}.")
+    value = parse_amount(amount, "amount", places=minor_digits(invoice.currency))
+    if value <= 0:
+        raise InvalidInput("amount must be more than zero.")
+    amount_minor = to_minor(value, invoice.currency)
+    earlier = int(
+        await session.scalar(
+            select(func.coalesce(func.sum(CreditMemo.amount_minor), 0)).where(
+                CreditMemo.invoice_id == invoice.id,
+                CreditMemo.conference_id == billed.conference_id,
+            )
+        )
+        or 0
+    )
+    left = billed.total_minor - earlier
+    if amount_minor > left:
+        raise CreditExceedsBilled(
+            left=money_str(from_minor(max(left, 0), invoice.currency), invoice.currency)
+        )
+    now = utcnow()
+    memo = CreditMemo(
+        number=await next_number(session, "CM", now.year),
+        customer_id=invoice.customer_id,
+        invoice_id=invoice.id,
+        conference_id=billed.conference_id,
+        conference_number=billed.conference_number,
+        currency=invoice.currency,
+        amount_minor=amount_minor,
+        reason=reason,
+        created_at=now,
+        created_by=by.email if by else "command line",
+    )
+    session.add(memo)
+    await session.flush()
+    document = memo_view(memo, invoice)
+    pdf = await asyncio.to_thread(_render_pdf, document)
+    await outbox.enqueue_email(
+        session,
+        topic="credit_memo_issued",
+        to=invoice.document.get("bill_to", []),
+        template="billing/email/credit_memo_issued.txt",
+        context={"memo": document},
+        attachments=[outbox.Attachment(f"{memo.number}.pdf", "application/pdf", pdf)],
+        dedupe_key=f"credit_memo_issued:{memo.id}",
+    )
+    return memo
+
+
+def _render_pdf(document: dict[str, Any]) -> bytes:
+    from billing.service.renditions import credit_memo_pdf
+
+    return credit_memo_pdf(document)
+
+
+def memo_view(memo: CreditMemo, invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": memo.id,
+        "number": memo.number,
+        "customer_id": memo.customer_id,
+        "customer_name": invoice.document.get("customer_name"),
+        "bill_to": invoice.document.get("bill_to", []),
+        "invoice_id": invoice.id,
+        "invoice_number": invoice.number,
+        "invoice_period": invoice.period,
+        "conference_number": memo.conference_number,
+        "currency": memo.currency,
+        "amount": money_str(from_minor(memo.amount_minor, memo.currency), memo.currency),
+        "reason": memo.reason,
+        "created_at": memo.created_at.isoformat(),
+        "shown_on_invoice_id": memo.shown_on_invoice_id,
+    }
+
+
+def _visible(memo: CreditMemo, by: Actor) -> bool:
+    return by.role in RUNNERS or (by.role == Role.BILLING and memo.customer_id == by.customer_id)
+
+
+async def get_credit_memo(
+    session: AsyncSession, memo_id: int, *, by: Actor
+) -> tuple[CreditMemo, Invoice]:
+    require_reader(by)
+    if not 1 <= memo_id <= MAX_KEY:
+        raise CreditMemoNotFound()
+    memo = await session.get(CreditMemo, memo_id)
+    if memo is None or not _visible(memo, by):
+        raise CreditMemoNotFound()
+    invoice = await session.get(Invoice, memo.invoice_id)
+    assert invoice is not None
+    return memo, invoice
+
+
+async def list_credit_memos(
+    session: AsyncSession,
+    *,
+    by: Actor,
+    customer_id: int | None = None,
+    invoice_id: int | None = None,
+) -> Sequence[tuple[CreditMemo, Invoice]]:
+    require_reader(by)
+    query = (
+        select(CreditMemo, Invoice)
+        .join(Invoice, Invoice.id == CreditMemo.invoice_id)
+        .order_by(CreditMemo.id)
+    )
+    if by.role not in RUNNERS:
+        query = query.where(CreditMemo.customer_id == by.customer_id)
+    if customer_id is not None:
+        query = query.where(CreditMemo.customer_id == customer_id)
+    if invoice_id is not None:
+        query = query.where(CreditMemo.invoice_id == invoice_id)
+    return [(memo, invoice) for memo, invoice in (await session.execute(query)).all()]
+
+
+def credited_minor(memos: Sequence[CreditMemo], conference_number: str) -> int:
+    return sum(m.amount_minor for m in memos if m.conference_number == conference_number)
+
+
+def left_to_credit(line: dict[str, Any], currency: str, memos: Sequence[CreditMemo]) -> Decimal:
+    billed = to_minor(Decimal(line["total_charges"]), currency)
+    return from_minor(billed - credited_minor(memos, line["conference_number"]), currency)

@@ -1,0 +1,119 @@
+"""Gapless invoice numbers under concurrency, on a real PostgreSQL server.
+
+Twenty drafts are issued at once, each in its own connection and transaction: the counter
+row's lock queues them, so they get twenty distinct consecutive numbers. The same race run
+with MAX()+1 instead of the locked counter collides (kept as a test, so the first one cannot
+pass by accident of timing).
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing.models import Invoice
+from billing.service import invoices
+from billing.service.numbering import format_number
+from bridgedesk.clock import utcnow
+from bridgedesk.db import create_engine_for
+from bridgedesk.errors import DomainError
+from reservations.models import Customer
+from tests.conftest import create_pg_database, drop_pg_database
+
+pytestmark = pytest.mark.postgres
+DRAFTS = 20
+
+
+@pytest.fixture
+async def pg_sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    url = create_pg_database("bridgedesk_billing_numbers")
+    engine = create_engine_for(url)
+    engine.pool._pool.maxsize = DRAFTS + 5  # type: ignore[attr-defined]
+    try:
+        yield async_sessionmaker(engine, expire_on_commit=False)
+    finally:
+        await engine.dispose()
+        drop_pg_database(url)
+
+
+async def _drafts(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+    async with sessions() as session, session.begin():
+        ids = []
+        for index in range(DRAFTS):
+            customer = Customer(
+                name=f"Customer {index}",
+                timezone="UTC",
+                billing_emails=[f"ap{index}@example.com"],
+                created_at=utcnow(),
+            )
+            session.add(customer)
+            await session.flush()
+            draft = Invoice(
+                status="draft",
+                customer_id=customer.id,
+                period="2026-10",
+                currency="USD",
+                total_minor=0,
+                created_at=utcnow(),
+                document={
+                    "customer_id": customer.id,
+                    "customer_name": customer.name,
+                    "customer_timezone": "UTC",
+                    "period": "2026-10",
+                    "currency": "USD",
+                    "bill_to": customer.billing_emails,
+                    "total": "0.00",
+                    "total_minutes": 0,
+                    "conferences": [],
+                    "credit_memos": [],
+                },
+            )
+            session.add(draft)
+            await session.flush()
+            ids.append(draft.id)
+        return ids
+
+
+async def _issue_all(sessions: async_sessionmaker[AsyncSession], ids: list[int]) -> list[object]:
+    async def issue_one(invoice_id: int) -> str | None:
+        async with sessions() as session, session.begin():
+            invoice = await invoices.issue(session, invoice_id, by=None)
+            return invoice.number
+
+    return await asyncio.gather(*(issue_one(i) for i in ids), return_exceptions=True)
+
+
+async def test_twenty_concurrent_issues_get_twenty_consecutive_numbers(pg_sessions):
+    ids = await _drafts(pg_sessions)
+    numbers = await _issue_all(pg_sessions, ids)
+    assert all(isinstance(n, str) for n in numbers), numbers
+    year = datetime.now(UTC).year
+    assert sorted(numbers) == [format_number("INV", year, n) for n in range(1, DRAFTS + 1)]
+    # Issued is final: every further issue of them is a 409, and nothing moved.
+    again = await _issue_all(pg_sessions, ids[:3])
+    assert all(isinstance(e, DomainError) and e.status_code == 409 for e in again)
+    async with pg_sessions() as session:
+        stored = (await session.scalars(select(Invoice.number).order_by(Invoice.number))).all()
+    assert stored == sorted(numbers)
+
+
+async def test_max_plus_one_without_the_lock_collides(pg_sessions, monkeypatch):
+    """The broken numbering the design rules out: read MAX(number), add one, no lock."""
+
+    async def max_plus_one(session: AsyncSession, kind: str, year: int) -> str:
+        current = await session.scalar(
+            select(func.max(Invoice.number)).where(Invoice.number.like(f"{kind}-{year}-%"))
+        )
+        return format_number(kind, year, int(current[-6:]) + 1 if current else 1)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(invoices, "next_number", max_plus_one)
+    ids = await _drafts(pg_sessions)
+    outcomes = await _issue_all(pg_sessions, ids)
+    collided = [o for o in outcomes if isinstance(o, IntegrityError)]
+    assert collided, outcomes  # duplicate numbers refused by the unique index
+    issued = sorted(o for o in outcomes if isinstance(o, str))
+    assert len(issued) < DRAFTS
