@@ -19,6 +19,7 @@ from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
 from bridgedesk import pages as shell_pages
 from bridgedesk.db import database
+from bridgedesk.directory import ReservationsDirectory
 from bridgedesk.errors import DomainError, NotAuthenticated
 from bridgedesk.identity import Actor
 from bridgedesk.migrate import upgrade
@@ -106,6 +107,8 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         description="Video-conference bridge and reservation service.",
         lifespan=_lifespan if migrate_on_start else None,
     )
+    # The bridge learns about conferences and sites through this port (bridge/directory.py).
+    app.state.conference_directory = ReservationsDirectory()
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)

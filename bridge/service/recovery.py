@@ -577,6 +577,17 @@ async def _write_record(
     conference = state.conferences.get(leg.conference_id)
     if conference is None or disconnected <= connected:
         return
+    overlapping = await state.session.scalar(
+        select(CallRecord.id).where(
+            CallRecord.site_id == leg.site_id,
+            CallRecord.connected_at < disconnected,
+            CallRecord.disconnected_at > connected,
+        )
+    )
+    if overlapping is not None:
+        # An imported record already covers this time for the site: it stays the record.
+        log.warning("leg %s: call record %s of its site overlaps; not written", leg.id, overlapping)
+        return
     record = CallRecord(
         conference_id=leg.conference_id,
         conference_number=conference.number,
@@ -595,8 +606,7 @@ async def _write_record(
         async with state.session.begin_nested():
             state.session.add(record)
             await state.session.flush()
-    except IntegrityError:
-        # An imported record already covers this time for the site: it stays the record.
+    except IntegrityError:  # one stored meanwhile (PostgreSQL's exclusion constraint)
         log.warning("leg %s: a call record of site %s overlaps; not written", leg.id, leg.site_id)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from bridgedesk.identity import Role
 from bridgedesk.models import User
-from tests.access_rules import STAFF, Rule, World
+from tests.access_rules import EVERYONE, STAFF, Rule, World
 
 PROBE_RUNNERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
 
@@ -15,6 +15,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/probes"): Rule(PROBE_RUNNERS),
     ("GET", "/api/v1/probes/{probe_id}"): Rule(PROBE_RUNNERS),
     ("POST", "/api/v1/probes/{probe_id}/cause"): Rule(STAFF),
+    # -- leg and call record rows --
+    ("GET", "/api/v1/conferences/{conference_id}/legs"): Rule(EVERYONE, tenant=True),
+    ("GET", "/api/v1/cdrs"): Rule(EVERYONE),
+    ("POST", "/api/v1/cdrs"): Rule(STAFF),
 }
 
 
@@ -24,6 +28,12 @@ async def prepare(world: World, request: pytest.FixtureRequest) -> None:
     from tests.bridge.probe_rows import finished_probe
 
     world.ids["probe_id"] = await finished_probe(request.getfixturevalue("db"))
+    # -- call records: a conference of A held yesterday, for importing its records --
+    from tests.bridge.calls import held_conference
+
+    world.recorded_number = await held_conference(  # type: ignore[attr-defined]
+        request.getfixturevalue("db"), world.admin, world.customer_id, world.site_id
+    )
 
 
 def request_for(route: tuple[str, str], world: World, caller: User | None) -> dict[str, Any]:
@@ -32,4 +42,8 @@ def request_for(route: tuple[str, str], world: World, caller: User | None) -> di
         return {"json": {"sip_uri": "sip:room@127.0.0.1:5999", "method": "OPTIONS"}}
     if route == ("POST", "/api/v1/probes/{probe_id}/cause"):
         return {"json": {"cause": "client_hardware", "note": "site powered off"}}
+    if route == ("POST", "/api/v1/cdrs"):
+        from tests.bridge.calls import yesterday_record
+
+        return {"json": {"records": [yesterday_record(world.recorded_number, world.site_id)]}}  # type: ignore[attr-defined]
     return {}

@@ -1,12 +1,16 @@
 """Playing the SIP engine's part in call-handling tests: dial rows moved by hand, jobs run
 at chosen instants."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.models import Dial, Leg
+from bridgedesk.auth import actor_of
+from bridgedesk.clock import utcnow
+from bridgedesk.models import User
+from reservations.service import booking
 
 
 async def dial_of(db: AsyncSession, leg: Leg) -> Dial:
@@ -52,3 +56,37 @@ async def legs_of(db: AsyncSession, conference_id: int) -> list[Leg]:
     for leg in rows:
         await db.refresh(leg)
     return list(rows)
+
+
+def _yesterday() -> datetime:
+    return (utcnow() - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+
+
+async def held_conference(db: AsyncSession, admin: User, customer_id: int, site_id: int) -> str:
+    """A conference of the site recorded as held yesterday; its number."""
+    start = _yesterday()
+    conference = await booking.book(
+        db,
+        booking.BookingRequest(
+            customer_id=customer_id,
+            title="Held elsewhere",
+            leader_name="Lee",
+            start=start,
+            end=start + timedelta(hours=1),
+            sites=[booking.SiteRequest(site_id)],
+            record=True,
+        ),
+        by=actor_of(admin),
+    )
+    return conference.number or ""
+
+
+def yesterday_record(number: str, site_id: int) -> dict[str, object]:
+    start = _yesterday()
+    return {
+        "conference_number": number,
+        "site_id": site_id,
+        "connected_at": (start + timedelta(minutes=1)).isoformat(),
+        "disconnected_at": (start + timedelta(minutes=59)).isoformat(),
+        "speed_kbps": 768,
+    }
