@@ -1,5 +1,137 @@
 """The certification package's server-rendered pages: thin handlers over its service."""
 
-from fastapi import APIRouter
+from typing import Any
 
-router = APIRouter(include_in_schema=False)
+from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk.auth import CurrentActor, current_actor
+from bridgedesk.clock import utcnow
+from bridgedesk.db import MAX_KEY, Db
+from bridgedesk.errors import Conflict, InvalidInput
+from bridgedesk.identity import Actor
+from bridgedesk.web import render
+from certification.models import TestOutcome
+from certification.service import calls, records, sites
+from reservations.service import registry
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(current_actor)])
+
+
+def _site_id(value: int) -> int:
+    if not 1 <= value <= MAX_KEY:
+        raise registry.SiteNotFound()
+    return value
+
+
+@router.get("/certification")
+async def queue_page(
+    request: Request, db: Db, actor: CurrentActor, overdue: bool = False
+) -> Response:
+    found = await records.queue(db, by=actor, overdue_only=overdue)
+    customers = {c.id: c.name for c in await registry.list_customers(db, by=actor)}
+    return render(
+        request,
+        "certification/queue.html",
+        {"queue": found, "customers": customers, "overdue_only": overdue, "now": utcnow()},
+        actor=actor,
+    )
+
+
+async def _site_context(db: AsyncSession, actor: Actor, site_id: int) -> dict[str, Any]:
+    site, record, tests = await calls.overview(db, _site_id(site_id), by=actor)
+    now = utcnow()
+    latest = tests[0] if tests else None
+    certifier = actor.role in records.CERTIFIERS
+    return {
+        "site": site,
+        "record": record,
+        "tests": tests,
+        "history": await records.history(db, site.id, by=actor),
+        "deadline": records.current_deadline(record),
+        "overdue": records.is_overdue(record, now),
+        "pending": any(t.outcome == TestOutcome.PENDING for t in tests),
+        "may_test": certifier,
+        "may_sign_off": certifier
+        and latest is not None
+        and latest.outcome == TestOutcome.PASSED
+        and record.state != "certified",
+        "may_upgrade": actor.role in calls.UPGRADE_REQUESTERS and record.state == "certified",
+        "describe": calls.describe,
+    }
+
+
+@router.get("/certification/sites/{site_id:int}")
+async def site_page(request: Request, site_id: int, db: Db, actor: CurrentActor) -> Response:
+    context = await _site_context(db, actor, site_id)
+    return render(request, "certification/site.html", context, actor=actor)
+
+
+@router.post("/certification/sites/{site_id:int}/tests")
+async def run_test(site_id: int, db: Db, actor: CurrentActor) -> Response:
+    await calls.request_test(db, _site_id(site_id), by=actor)
+    return RedirectResponse(f"/certification/sites/{site_id}", status_code=303)
+
+
+@router.post("/certification/sites/{site_id:int}/sign-off")
+async def sign_off(request: Request, site_id: int, db: Db, actor: CurrentActor) -> Response:
+    try:
+        async with db.begin_nested():
+            await calls.sign_off(db, _site_id(site_id), by=actor)
+    except Conflict as refusal:
+        context = await _site_context(db, actor, site_id)
+        context["refusal"] = refusal.detail
+        return render(request, "certification/site.html", context, actor=actor, status_code=409)
+    return RedirectResponse(f"/certification/sites/{site_id}", status_code=303)
+
+
+@router.post("/certification/sites/{site_id:int}/upgrade")
+async def request_upgrade(site_id: int, db: Db, actor: CurrentActor) -> Response:
+    await calls.request_upgrade(db, _site_id(site_id), by=actor)
+    return RedirectResponse(f"/certification/sites/{site_id}", status_code=303)
+
+
+@router.get("/certification/import")
+async def import_page(request: Request, db: Db, actor: CurrentActor) -> Response:
+    records.require_certifier(actor, "import sites")
+    return await _import_form(request, db, actor)
+
+
+async def _import_form(
+    request: Request, db: AsyncSession, actor: Actor, status_code: int = 200, **extra: Any
+) -> Response:
+    customers = await registry.list_customers(db, by=actor)
+    context = {"customers": customers, "columns": sites.IMPORT_COLUMNS, **extra}
+    return render(
+        request, "certification/import.html", context, actor=actor, status_code=status_code
+    )
+
+
+@router.post("/certification/import")
+async def import_upload(request: Request, db: Db, actor: CurrentActor) -> Response:
+    records.require_certifier(actor, "import sites")
+    form = await request.form()
+    customer_field, upload = form.get("customer_id"), form.get("file")
+    customer_id = (
+        int(customer_field) if isinstance(customer_field, str) and customer_field.isdigit() else 0
+    )
+    if not 1 <= customer_id <= MAX_KEY:
+        return await _import_form(request, db, actor, 422, refusal="Choose a customer.")
+    if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
+        return await _import_form(request, db, actor, 422, refusal="Choose a CSV file.")
+    content = await upload.read(sites.MAX_IMPORT_BYTES + 1)  # type: ignore[union-attr]
+    try:
+        async with db.begin_nested():
+            created = await sites.import_sites(db, customer_id, content, by=actor)
+    except InvalidInput as refusal:
+        return await _import_form(
+            request,
+            db,
+            actor,
+            422,
+            refusal=refusal.detail,
+            errors=refusal.data.get("errors", []),
+            chosen=customer_id,
+        )
+    return await _import_form(request, db, actor, imported=created, chosen=customer_id)

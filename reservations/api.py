@@ -103,8 +103,11 @@ async def list_bridges(db: Db, actor: ProviderStaff) -> list[BridgeOut]:
 async def create_conference(
     body: ConferenceIn, db: Db, actor: CurrentActor
 ) -> ConferenceOut | SeriesConferenceOut:
+    site_ids = [s.site_id for s in body.sites]
     if body.recurrence is None:
-        return _out(await booking.book(db, body.to_request(), by=actor))
+        single = _out(await booking.book(db, body.to_request(), by=actor))
+        single.warnings = await registry.certification_warnings(db, site_ids)
+        return single
     booked = await series.book_series(
         db,
         body.to_request(),
@@ -113,6 +116,7 @@ async def create_conference(
         skip_conflicts=body.recurrence.skip_conflicts,
     )
     first = _out(booked.conferences[0])
+    first.warnings = await registry.certification_warnings(db, site_ids)
     return SeriesConferenceOut(
         **first.model_dump(exclude={"series_id"}),
         series_id=booked.series.id,
@@ -178,7 +182,11 @@ async def list_conferences(
 
 @router.get("/conferences/{conference_id}")
 async def get_conference(conference_id: Id, db: Db, actor: CurrentActor) -> ConferenceOut:
-    return _out(await queries.get_conference(db, conference_id, by=actor))
+    conference = _out(await queries.get_conference(db, conference_id, by=actor))
+    conference.warnings = await registry.certification_warnings(
+        db, [s.site_id for s in conference.sites]
+    )
+    return conference
 
 
 @router.post("/conferences/{conference_id}/confirm")

@@ -264,6 +264,8 @@ class ConferenceOut(BaseModel):
     overflow: bool = False
     ready_by: datetime | None = None
     bridge_id: int | None = None
+    # Sites not (or no longer) certified: the booking stands, with these warnings (SPEC §4).
+    warnings: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_model(cls, c: Conference, *, now: datetime) -> Self:

@@ -59,7 +59,7 @@ class SignOffRefused(Conflict):
 
 
 class UpgradeRefused(Conflict):
-    message = "Only a certified site can be upgraded."
+    message = "An upgrade of this site is already pending."
 
 
 async def request_test(session: AsyncSession, site_id: int, *, by: Actor) -> CertificationTest:
@@ -243,10 +243,23 @@ async def request_upgrade(
     record = await lock_record(session, site.id)
     if record.state == CertificationState.UPGRADE_PENDING:
         raise UpgradeRefused(f"An upgrade of {site.name} is already pending.")
-    if record.state != CertificationState.CERTIFIED:
-        raise UpgradeRefused(f"{site.name} is {record.state}; only a certified site is upgraded.")
     now = utcnow()
     who = actor_label(by)
+    if record.state != CertificationState.CERTIFIED:
+        # Not certified yet: the upgrade is simply part of the certification still to come.
+        record.upgrade_requested_at = now
+        record.upgrade_note = note
+        audit(
+            session,
+            site.id,
+            who,
+            "upgrade_requested_at",
+            None,
+            now,
+            note=f"{note + '; ' if note else ''}part of the pending certification ({record.state})",
+        )
+        await session.flush()
+        return record
     record.upgrade_requested_at = now
     record.upgrade_note = note
     audit(session, site.id, who, "upgrade_requested_at", None, now, note=note)

@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.service import legs
 from bridgedesk.clock import utcnow
 from certification import deadlines
 from certification.models import (
@@ -53,8 +54,6 @@ class NetworkFaultLike(Protocol):
 
 async def recertify_after_network_faults(session: AsyncSession) -> int:
     """Read the bridge's network faults since the watermark and act on the new ones."""
-    from bridge.service import legs  # the bridge's call handling; imported where it is used
-
     mark = await session.get(CertificationWatermark, WATERMARK)
     since = mark.value - OVERLAP if mark is not None else None
     faults = await legs.network_faults_since(session, since=since)

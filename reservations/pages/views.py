@@ -203,6 +203,7 @@ async def conference_page(
         "may_change": may_change,
         "addable_sites": [s for s in sites if s.id not in taking_part],
         "left_out": _left_out(left_out, names) if conference.adhoc else [],
+        "warnings": await registry.certification_warnings(db, sorted(taking_part)),
     }
 
 

@@ -1,6 +1,6 @@
 """The certification workflow through the API: entering it, tests, sign-off, upgrades, history."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import time_machine
 from sqlalchemy import select
@@ -132,9 +132,7 @@ async def test_an_upgrade_late_in_the_day_in_kiritimati_is_due_at_local_midnight
     customer = await make_customer(timezone="Pacific/Kiritimati")
     tech = await client_as(Role.TECHNICIAN)
     site_id = (
-        await tech.post(
-            "/api/v1/sites", json=site_body(customer.id, timezone="Pacific/Kiritimati")
-        )
+        await tech.post("/api/v1/sites", json=site_body(customer.id, timezone="Pacific/Kiritimati"))
     ).json()["id"]
     probe = (await tech.post(f"/api/v1/sites/{site_id}/certification/tests")).json()["probe_id"]
     await finish_probe(db, probe)
@@ -153,9 +151,7 @@ async def test_an_upgrade_late_in_the_day_in_kiritimati_is_due_at_local_midnight
     assert refused.status_code == 409
 
 
-async def test_schedulers_see_their_sites_history_but_cannot_certify(
-    db, make_customer, client_as
-):
+async def test_schedulers_see_their_sites_history_but_cannot_certify(db, make_customer, client_as):
     customer = await make_customer()
     scheduler = await client_as(Role.SCHEDULER, customer_id=customer.id)
     site_id = (await scheduler.post("/api/v1/sites", json=site_body(customer.id))).json()["id"]
@@ -165,6 +161,8 @@ async def test_schedulers_see_their_sites_history_but_cannot_certify(
         await scheduler.post(f"/api/v1/sites/{site_id}/certification/sign-off")
     ).status_code == 403
     rows = (
-        await db.scalars(select(CertificationHistory).where(CertificationHistory.site_id == site_id))
+        await db.scalars(
+            select(CertificationHistory).where(CertificationHistory.site_id == site_id)
+        )
     ).all()
     assert [r.field for r in rows] == ["site", "info_received_at", "deadline"]
