@@ -1,5 +1,60 @@
 """The bridge package's server-rendered pages: thin handlers over its service."""
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from bridge.directory import ConferenceDirectory
+from bridge.service import legs
+from bridgedesk.auth import require_role
+from bridgedesk.clock import utcnow
+from bridgedesk.db import Db
+from bridgedesk.identity import Actor, Role
+from bridgedesk.web import render
 
 router = APIRouter(include_in_schema=False)
+
+# -- live page --
+
+# Provider staff who handle running calls; finance has no part in them.
+LiveWatcher = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN)]
+# How often the page asks for a fresh panel.
+POLL_SECONDS = 2
+
+
+def _directory(request: Request) -> ConferenceDirectory:
+    return cast(ConferenceDirectory, request.app.state.conference_directory)
+
+
+Directory = Annotated[ConferenceDirectory, Depends(_directory)]
+
+
+def _seconds_left(deadline: datetime | None, now: datetime) -> int | None:
+    return None if deadline is None else max(0, int((deadline - now).total_seconds()))
+
+
+async def _panel(db: Db, directory: ConferenceDirectory) -> dict[str, Any]:
+    now = utcnow()
+    running = await legs.running_conferences(db, directory)
+    return {
+        "running": running,
+        "now": now,
+        "seconds_left": lambda deadline: _seconds_left(deadline, now),
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@router.get("/live")
+async def live_page(request: Request, db: Db, actor: LiveWatcher, directory: Directory) -> Response:
+    """Every running conference with its legs, drops, recovery countdowns and audio links."""
+    return render(request, "bridge/live.html", await _panel(db, directory), actor=actor)
+
+
+@router.get("/live/panel")
+async def live_panel(
+    request: Request, db: Db, actor: LiveWatcher, directory: Directory
+) -> Response:
+    """The page's body alone; the page fetches it every few seconds and swaps it in."""
+    return render(request, "bridge/_live_panel.html", await _panel(db, directory), actor=actor)

@@ -1,0 +1,111 @@
+"""A conference's legs over the API (states, timeline, recovery deadline, tenancy) and the
+operators' live page and its polled panel."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import time_machine
+
+from bridgedesk.auth import actor_of
+from bridgedesk.identity import Role
+from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
+from bridgedesk.settings import get_settings
+from tests.bridge.calls import connect, end, legs_of
+from tests.conftest import PASSWORD
+
+T0 = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def short_window(monkeypatch):
+    monkeypatch.setenv("BRIDGEDESK_RECOVERY_WINDOW_SECONDS", "300")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def at(moment: datetime, job=supervise_legs_job) -> int:
+    with time_machine.travel(moment, tick=False):
+        return await job()
+
+
+@pytest.fixture
+async def dropped(db, make_customer, make_site, make_user, make_conference):
+    """A conference at T0 whose Boardroom dropped at T0+10 min and is being redialed."""
+    customer = await make_customer()
+    board = await make_site(customer=customer, name="Boardroom", audio_uri="sip:a@127.0.0.1")
+    lab = await make_site(customer=customer, name="Lab")
+    scheduler = await make_user(Role.SCHEDULER, customer_id=customer.id)
+    with time_machine.travel(T0 - timedelta(days=2), tick=False):
+        conference = await make_conference(
+            sites=[board, lab], start=T0, end=T0 + timedelta(hours=1), by=actor_of(scheduler)
+        )
+    await at(T0, launch_due_conferences_job)
+    first, second = await legs_of(db, conference.id)
+    await connect(db, first, T0 + timedelta(seconds=2))
+    await connect(db, second, T0 + timedelta(seconds=2))
+    await at(T0 + timedelta(seconds=3))
+    await end(db, first, T0 + timedelta(minutes=10), "no_media")
+    await at(T0 + timedelta(minutes=10, seconds=1))
+    return conference, customer, scheduler
+
+
+async def test_legs_show_state_timeline_and_recovery_deadline(db, dropped, client_as):
+    conference, _customer, scheduler = dropped
+    with time_machine.travel(T0 + timedelta(minutes=10, seconds=2), tick=False):
+        client = await client_as(scheduler)
+        answer = await client.get(f"/api/v1/conferences/{conference.id}/legs")
+        stranger = await client_as(Role.SCHEDULER)
+        refused = await stranger.get(f"/api/v1/conferences/{conference.id}/legs")
+        unknown = await client.get("/api/v1/conferences/2147483647/legs")
+        huge = await client.get("/api/v1/conferences/2147483648/legs")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["conference_number"], body["status"]) == (conference.number, "live")
+    assert body["launch"]["on_time"] is True
+    board, lab = body["legs"]
+    assert (board["site_name"], board["state"], lab["state"]) == (
+        "Boardroom",
+        "reconnecting",
+        "connected",
+    )
+    deadline = datetime.fromisoformat(board["recovery_deadline"])
+    assert deadline == T0 + timedelta(minutes=15)
+    assert [e["kind"] for e in board["incident"]["timeline"]] == ["dropped", "redial"]
+    assert board["incident"]["cause"] == "network"
+    assert lab["recovery_deadline"] is None and lab["incident"] is None
+
+    assert (refused.status_code, unknown.status_code, huge.status_code) == (404, 404, 422)
+
+
+async def sign_in(app, user) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    answer = await client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+async def test_the_live_page_shows_running_legs_with_their_countdown(db, app, dropped, make_user):
+    conference, _, scheduler = dropped
+    with time_machine.travel(T0 + timedelta(minutes=11), tick=False):
+        operator = await sign_in(app, await make_user(Role.OPERATOR))
+        page = await operator.get("/live")
+        panel = await operator.get("/live/panel")
+        customer_user = await sign_in(app, scheduler)
+        refused = await customer_user.get("/live/panel")
+    assert page.status_code == 200
+    assert 'id="live-panel"' in page.text and "fetch(" in page.text
+    assert conference.number in panel.text
+    assert "reconnecting" in panel.text and "Boardroom" in panel.text
+    # Five minutes from the drop at 09:10: four minutes left at 09:11.
+    assert ">4:00<" in panel.text
+    assert "<html" not in panel.text
+
+    assert refused.status_code == 403
+    anonymous = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    )
+    assert (await anonymous.get("/live")).status_code == 303
+    for client in (operator, customer_user, anonymous):
+        await client.aclose()
