@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from datetime import timedelta
 
+from billing.demo import load_billing_demo
 from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
@@ -145,6 +146,8 @@ async def load_demo(progress: Callable[[str], object] = lambda _: None) -> str:
         # -- certification demo --
         # -- monitoring demo --
         # -- billing demo --
+        progress("rate plans and last month's draft invoices")
+        await load_billing_demo(session, customers)
     return (
         "demo data loaded. Sign in at http://127.0.0.1:8000/login as "
         f"scheduler@acme.example, operator@bridgedesk.example or admin@bridgedesk.example "

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,7 @@ from billing.service.rating import (
     rate_conference,
     to_minor,
 )
-from billing.service.roles import RUNNERS, is_runner, require_reader, require_runner
+from billing.service.roles import RUNNERS, require_reader, require_runner
 from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
@@ -46,6 +46,7 @@ from reservations.service import queries
 
 # Large months are read in chunks so that no statement carries an unbounded IN list.
 CHUNK = 5000
+PROGRESS_EVERY = 10000
 
 
 class InvoiceNotFound(NotFound):
@@ -241,7 +242,10 @@ async def run_month(
     totals: dict[int, int] = {}
     currencies: dict[int, str] = {}
     without_plan: set[int] = set()
-    for conference in unbilled:
+    progress(f"{period}: rating {len(unbilled)} conferences ({len(billed)} already issued)")
+    for done, conference in enumerate(unbilled, 1):
+        if done % PROGRESS_EVERY == 0:
+            progress(f"{period}: rated {done}/{len(unbilled)} conferences")
         legs = records.get(conference.id, [])
         if not legs:
             continue  # nothing connected: nothing to bill
@@ -485,24 +489,3 @@ async def conference_billed(
             BilledConference.conference_number == conference_number,
         )
     )
-
-
-async def drafts_count(session: AsyncSession, period: str) -> int:
-    return int(
-        await session.scalar(
-            select(func.count(Invoice.id)).where(
-                Invoice.period == period, Invoice.status == "draft"
-            )
-        )
-        or 0
-    )
-
-
-async def delete_drafts(session: AsyncSession, period: str) -> None:
-    await session.execute(
-        delete(Invoice).where(Invoice.period == period, Invoice.status == "draft")
-    )
-
-
-def may_run(by: Actor) -> bool:
-    return is_runner(by)
