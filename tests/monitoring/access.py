@@ -1,19 +1,152 @@
 """The monitoring package's rows of the API access table (tests/bridgedesk/test_access.py)."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bridgedesk.auth import actor_of
+from bridgedesk.clock import utcnow
+from bridgedesk.identity import Role
 from bridgedesk.models import User
-from tests.access_rules import Rule, World
+from monitoring.models import SlaPolicy
+from monitoring.service import maintenance, tickets, uptime
+from tests.access_rules import EVERYONE, PROVIDER, STAFF, Rule, World
 
-ACCESS: dict[tuple[str, str], Rule] = {}
+HANDLERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
+OPENERS = HANDLERS | {Role.SCHEDULER}
+
+ACCESS: dict[tuple[str, str], Rule] = {
+    ("GET", "/api/v1/uptime"): Rule(EVERYONE),
+    ("POST", "/api/v1/outages"): Rule(STAFF),
+    ("GET", "/api/v1/outages"): Rule(PROVIDER),
+    ("PATCH", "/api/v1/outages/{outage_id}"): Rule(STAFF),
+    ("POST", "/api/v1/maintenance-windows"): Rule(STAFF),
+    ("GET", "/api/v1/maintenance-windows"): Rule(EVERYONE),
+    ("PATCH", "/api/v1/maintenance-windows/{window_id}"): Rule(STAFF),
+    ("DELETE", "/api/v1/maintenance-windows/{window_id}"): Rule(STAFF),
+    ("GET", "/api/v1/call-stats"): Rule(EVERYONE, tenant=True),
+    ("POST", "/api/v1/tickets"): Rule(OPENERS, tenant=True),
+    ("GET", "/api/v1/tickets"): Rule(EVERYONE),
+    ("GET", "/api/v1/tickets/{ticket_id}"): Rule(EVERYONE, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/respond"): Rule(HANDLERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/update"): Rule(HANDLERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/escalate"): Rule(HANDLERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/wait"): Rule(HANDLERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/resume"): Rule(HANDLERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/resolve"): Rule(HANDLERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/reopen"): Rule(OPENERS, tenant=True),
+    ("GET", "/api/v1/sla-policies"): Rule(PROVIDER),
+    ("PUT", "/api/v1/customers/{customer_id}/sla-policy"): Rule(STAFF, tenant=True),
+}
+
+# The state the ticket must be in for each action to be allowed.
+_TICKET_STATE = {
+    "update": "responded",
+    "wait": "responded",
+    "resume": "waiting",
+    "reopen": "resolved",
+}
+
+
+def _current_route(request: pytest.FixtureRequest) -> tuple[str, str] | None:
+    callspec = getattr(request.node, "callspec", None)
+    route = callspec.params.get("route") if callspec is not None else None
+    return route if isinstance(route, tuple) else None
 
 
 async def prepare(world: World, request: pytest.FixtureRequest) -> None:
     """Create the records this package's routes name and put their ids in `world.ids`."""
+    db = request.getfixturevalue("db")
+    admin = actor_of(world.admin)
+    now = utcnow()
+    outage = await uptime.record_outage(
+        db,
+        uptime.ManualOutage("bridge", now - timedelta(hours=3), now - timedelta(hours=2)),
+        by=admin,
+    )
+    window = await maintenance.create_window(
+        db,
+        maintenance.WindowData(
+            "bridge", now + timedelta(days=5), now + timedelta(days=5, hours=1), "Upgrade"
+        ),
+        by=admin,
+    )
+    ticket = await tickets.open_ticket(
+        db,
+        tickets.NewTicket(world.customer_id, "SL3", "Cannot book", "Booking page fails", "web"),
+        by=admin,
+    )
+    route = _current_route(request)
+    action = route[1].rsplit("/", 1)[-1] if route else ""
+    state = _TICKET_STATE.get(action, "open")
+    if state in ("responded", "waiting"):
+        await tickets.respond(db, ticket.id, note=None, severity=None, by=admin)
+    if state == "waiting":
+        await tickets.wait_on_customer(db, ticket.id, note=None, by=admin)
+    if state == "resolved":
+        await tickets.resolve(
+            db, ticket.id, closure_reason="solved_without_code_change", note=None, by=admin
+        )
+    world.ids["outage_id"] = outage.id
+    world.ids["window_id"] = window.id
+    world.ids["ticket_id"] = ticket.id
+    world.ids["policy_id"] = await db.scalar(
+        select(SlaPolicy.id).where(SlaPolicy.is_default.is_(False)).order_by(SlaPolicy.id)
+    )
+
+
+def _iso(delta: timedelta) -> str:
+    return (utcnow() + delta).replace(microsecond=0).isoformat()
 
 
 def request_for(route: tuple[str, str], world: World, caller: User | None) -> dict[str, Any]:
     """A well-formed request for one of this package's routes."""
+    month = utcnow().strftime("%Y-%m")
+    method, path = route
+    if path == "/api/v1/uptime":
+        return {"params": {"month": month, "component": "bridge"}}
+    if route == ("POST", "/api/v1/outages"):
+        return {
+            "json": {
+                "component": "reservations",
+                "start": _iso(-timedelta(hours=2)),
+                "end": _iso(-timedelta(hours=1)),
+                "note": "customer report",
+            }
+        }
+    if route == ("PATCH", "/api/v1/outages/{outage_id}"):
+        return {"json": {"force_majeure": True, "note": "regional power cut"}}
+    if route == ("POST", "/api/v1/maintenance-windows"):
+        return {
+            "json": {
+                "component": "reservations",
+                "start": _iso(timedelta(days=6)),
+                "end": _iso(timedelta(days=6, hours=2)),
+                "reason": "Database upgrade",
+            }
+        }
+    if route == ("PATCH", "/api/v1/maintenance-windows/{window_id}"):
+        return {"json": {"start": _iso(timedelta(days=7)), "end": _iso(timedelta(days=7, hours=1))}}
+    if path == "/api/v1/call-stats":
+        return {"params": {"month": month, "customer_id": world.customer_id}}
+    if route == ("POST", "/api/v1/tickets"):
+        return {
+            "json": {
+                "customer_id": world.customer_id,
+                "severity": "SL2",
+                "summary": "Recording missing",
+                "description": "Yesterday's recording is not in the portal.",
+                "channel": "web",
+            }
+        }
+    if path.endswith("/update"):
+        return {"json": {"note": "Engineering is looking at it."}}
+    if path.endswith("/resolve"):
+        return {"json": {"closure_reason": "third_party_component"}}
+    if method == "POST" and path.startswith("/api/v1/tickets/"):
+        return {"json": {}}
+    if route == ("PUT", "/api/v1/customers/{customer_id}/sla-policy"):
+        return {"json": {"policy_id": world.ids["policy_id"]}}
     return {}
