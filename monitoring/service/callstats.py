@@ -41,6 +41,8 @@ RESTORE_WINDOW = timedelta(minutes=5)
 ADD_SITE_TARGET = timedelta(minutes=5)
 ADHOC_TARGET = timedelta(minutes=5)
 PLACES = Decimal("0.01")
+# What the bridge reports for a dial with no outcome yet.
+UNDECIDED_CAUSES = frozenset({"ok", "pending"})
 
 
 class AttemptLike(Protocol):
@@ -149,8 +151,8 @@ def call_statistics(
 ) -> CallStats:
     stats = CallStats()
     # A call is one dial of one site; one still ringing (no outcome yet) is not counted.
-    decided = [a for a in attempts if a.connected_at is not None or a.cause != "ok"]
-    failed = [a for a in decided if a.connected_at is None and a.cause != "ok"]
+    decided = [a for a in attempts if a.connected_at is not None or a.cause not in UNDECIDED_CAUSES]
+    failed = [a for a in decided if a.connected_at is None]
     stats.calls = len(decided)
     stats.failed_calls = len(failed)
     stats.failure_rate_pct = pct(len(failed), len(decided))
