@@ -9,6 +9,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.identity import Role
 from bridgedesk.users import NewUser, create_user
+from certification.service.demo import load_demo_states as load_certification_demo
 from reservations.models import Site, SiteKind
 from reservations.service import booking, registry
 
@@ -144,6 +145,14 @@ async def load_demo(progress: Callable[[str], object] = lambda _: None) -> str:
         # call records, certification states, monitoring history, billing's rate plans.
         # -- bridge demo --
         # -- certification demo --
+        progress("certification states")
+        await load_certification_demo(
+            session,
+            certified=[(sites[i].id, sites[i].sip_uri) for i in (0, 1, 4)],
+            testing=[(sites[2].id, sites[2].sip_uri)],
+            recertify=[(sites[3].id, sites[3].sip_uri)],
+            by=actor_of(staff[Role.TECHNICIAN]),
+        )
         # -- monitoring demo --
         # -- billing demo --
         progress("rate plans and last month's draft invoices")

@@ -18,6 +18,7 @@ from bridgedesk.clock import utcnow
 from certification import deadlines
 from certification.models import (
     CertificationFault,
+    CertificationRecord,
     CertificationState,
     CertificationWatermark,
     DeadlineKind,
@@ -104,26 +105,29 @@ async def apply_network_faults(session: AsyncSession, faults: Sequence[NetworkFa
             # Already waiting: the earlier fault's deadline stands.
             audit(session, fault.site_id, SYSTEM_ACTOR, "network_fault", None, what, at=fault.at)
             continue
-        record.recertification_cause_at = fault.at
-        await set_deadlines(
-            session,
-            record,
-            DeadlineKind.RECERTIFICATION,
-            fault.at,
-            None,
-            deadlines.recertification_due(fault.at),
-            actor=SYSTEM_ACTOR,
-        )
-        await set_state(
-            session,
-            record,
-            CertificationState.RECERTIFICATION_REQUIRED,
-            actor=SYSTEM_ACTOR,
-            note=what,
-        )
+        await require_recertification(session, record, fault.at, actor=SYSTEM_ACTOR, note=what)
         acted += 1
     await session.flush()
     return acted
+
+
+async def require_recertification(
+    session: AsyncSession, record: CertificationRecord, since: datetime, *, actor: str, note: str
+) -> None:
+    """The site must be certified again within 24 h of `since` (when its problem began)."""
+    record.recertification_cause_at = since
+    await set_deadlines(
+        session,
+        record,
+        DeadlineKind.RECERTIFICATION,
+        since,
+        None,
+        deadlines.recertification_due(since),
+        actor=actor,
+    )
+    await set_state(
+        session, record, CertificationState.RECERTIFICATION_REQUIRED, actor=actor, note=note
+    )
 
 
 async def faults_of(session: AsyncSession, site_id: int) -> Sequence[CertificationFault]:
