@@ -139,7 +139,18 @@ async def status_page(request: Request, db: Db) -> Response:
 async def metrics_page(request: Request, db: Db) -> Response:
     host = request.client.host if request.client else ""
     if host not in LOOPBACK:
-        if not request.headers.get("Authorization"):
-            raise NotAuthenticated("Scrapers off the loopback interface need a bearer token.")
-        _staff(await current_actor(request, db))
+        # Plain answers for scrapers, not the sign-in redirect pages get.
+        if not request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return Response(
+                "Scrapers off the loopback interface need a bearer token.\n",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+                media_type="text/plain",
+            )
+        try:
+            _staff(await current_actor(request, db))
+        except (NotAuthenticated, Forbidden) as error:
+            return Response(
+                error.detail + "\n", status_code=error.status_code, media_type="text/plain"
+            )
     return Response(await metrics.exposition(db), media_type=PROMETHEUS_TEXT)
