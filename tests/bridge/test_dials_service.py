@@ -1,0 +1,68 @@
+"""The dial service the call handling builds on: what it accepts, hanging up before the
+engine took a dial, and reading dials back by id and by change time."""
+
+from datetime import timedelta
+
+import pytest
+
+from bridge.service.dials import (
+    DialNotFound,
+    dials_changed_since,
+    get_dials,
+    request_dial,
+    request_hangup,
+)
+from bridgedesk.clock import utcnow
+from bridgedesk.errors import InvalidInput
+
+
+async def test_a_dial_is_queued_with_what_was_asked(db):
+    view = await request_dial(
+        db, sip_uri="sip:room@10.0.0.7:5060", purpose="launch", leg_id=42,
+        answer_timeout_seconds=20,
+    )  # fmt: skip
+    assert (view.status, view.purpose, view.leg_id) == ("queued", "launch", 42)
+    assert view.connected_at is view.ended_at is view.end_reason is view.cause is None
+    assert (await get_dials(db, [view.id, 999_999])) == {view.id: view}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"sip_uri": "tel:+15551234567", "purpose": "launch"},
+        {"sip_uri": "sip:room@host\r\nX: y", "purpose": "launch"},
+        {"sip_uri": "sip:room@10.0.0.7", "purpose": ""},
+        {"sip_uri": "sip:room@10.0.0.7", "purpose": "x" * 41},
+        {"sip_uri": "sip:room@10.0.0.7", "purpose": "launch", "answer_timeout_seconds": 0},
+    ],
+)
+async def test_undialable_requests_are_refused(db, options):
+    with pytest.raises(InvalidInput):
+        await request_dial(db, **options)
+    assert await dials_changed_since(db, utcnow() - timedelta(hours=1)) == []
+
+
+async def test_hanging_up_a_dial_no_engine_took_ends_it_at_once(db):
+    view = await request_dial(db, sip_uri="sip:room@10.0.0.7", purpose="redial")
+    await request_hangup(db, view.id)
+    ended = (await get_dials(db, [view.id]))[view.id]
+    assert (ended.status, ended.end_reason, ended.cause) == ("ended", "hangup", None)
+    first_end = ended.ended_at
+    await request_hangup(db, view.id)  # again: nothing changes
+    assert (await get_dials(db, [view.id]))[view.id].ended_at == first_end
+    with pytest.raises(DialNotFound):
+        await request_hangup(db, 987_654)
+
+
+async def test_changes_since_a_moment_include_that_moment(db):
+    before = utcnow()
+    first = await request_dial(db, sip_uri="sip:a@10.0.0.7", purpose="launch")
+    second = await request_dial(db, sip_uri="sip:b@10.0.0.7", purpose="launch")
+    changed = await dials_changed_since(db, before)
+    assert [v.id for v in changed] == [first.id, second.id]
+    assert [v.id for v in await dials_changed_since(db, second.updated_at)] == [second.id]  # type: ignore[arg-type]
+    await request_hangup(db, first.id)
+    latest = await dials_changed_since(db, second.updated_at)  # type: ignore[arg-type]
+    assert first.id in [v.id for v in latest]
+    with pytest.raises(InvalidInput):
+        await dials_changed_since(db, before.replace(tzinfo=None))
