@@ -10,6 +10,7 @@ from bridgedesk.db import unit_of_work
 from bridgedesk.identity import Role
 from bridgedesk.users import NewUser, create_user
 from certification.service.demo import load_demo_states as load_certification_demo
+from monitoring import demo as monitoring_demo
 from reservations.models import Site, SiteKind
 from reservations.service import booking, registry
 
@@ -154,6 +155,8 @@ async def load_demo(progress: Callable[[str], object] = lambda _: None) -> str:
             by=actor_of(staff[Role.TECHNICIAN]),
         )
         # -- monitoring demo --
+        progress("monitoring history")
+        await monitoring_demo.load(session, actor_of(staff[Role.ADMIN]))
         # -- billing demo --
         progress("rate plans and last month's draft invoices")
         await load_billing_demo(session, customers)
