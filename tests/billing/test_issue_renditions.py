@@ -9,7 +9,6 @@ from pypdf import PdfReader
 
 from bridgedesk import outbox
 from bridgedesk.identity import Role
-from tests.billing.test_invoices import october  # noqa: F401 - the shared month fixture
 
 
 async def _issued(finance, customer_id):
@@ -27,7 +26,7 @@ def _pdf_text(pdf: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
-async def test_pdf_html_and_csv_are_the_same_invoice(db, october, client_as):  # noqa: F811
+async def test_pdf_html_and_csv_are_the_same_invoice(db, october, client_as):
     finance = await client_as(Role.FINANCE)
     invoice = await _issued(finance, october["customer"].id)
     pdf = await finance.get(f"/api/v1/invoices/{invoice['id']}.pdf")
@@ -52,7 +51,7 @@ async def test_pdf_html_and_csv_are_the_same_invoice(db, october, client_as):  #
     assert len(rows) == lines
 
 
-async def test_issuing_emails_the_pdf_to_the_billing_contacts(db, october, client_as, smtp_server):  # noqa: F811
+async def test_issuing_emails_the_pdf_to_the_billing_contacts(db, october, client_as, smtp_server):
     finance = await client_as(Role.FINANCE)
     invoice = await _issued(finance, october["customer"].id)
     assert await outbox.send_due() >= 1
@@ -71,7 +70,7 @@ async def test_credit_memos_are_their_own_documents_within_what_was_billed(
     db,
     october,
     client_as,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     finance = await client_as(Role.FINANCE)
     invoice = await _issued(finance, october["customer"].id)
@@ -104,7 +103,7 @@ async def test_credit_memos_are_their_own_documents_within_what_was_billed(
     assert smtp_server.mailbox.with_subject(memo["number"])
 
 
-async def test_credit_memos_only_against_issued_invoices(db, october, client_as):  # noqa: F811
+async def test_credit_memos_only_against_issued_invoices(db, october, client_as):
     finance = await client_as(Role.FINANCE)
     run = await finance.post("/api/v1/invoices/run", json={"month": "2026-10"})
     draft_id = run.json()["drafted"][0]
@@ -126,7 +125,7 @@ async def test_the_next_invoice_cover_lists_credit_memos(
     october,
     client_as,
     held_conference,
-    add_leg,  # noqa: F811
+    add_leg,
 ):
     from datetime import UTC, datetime
 
