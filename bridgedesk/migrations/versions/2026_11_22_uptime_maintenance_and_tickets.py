@@ -62,7 +62,8 @@ POLICIES = [
 # and the resolution goal. Figures the support models do not state (resolution under the
 # business-hours models, update cadence of the default) are the provider's working
 # assumptions, kept here as data so that they can be changed without code.
-TARGETS = {
+Clock = tuple[int, bool]
+TARGETS: dict[str, dict[str, tuple[Clock, Clock, Clock, int | None]]] = {
     "Provider default (24/7)": {
         "SL4": ((10, False), (60, False), (1440, False), 30),
         "SL3": ((15, False), (120, False), (1440, False), None),
