@@ -147,7 +147,6 @@ async def call_stats(
         customer_id=found.customer_id,
         month=found.month,
         timezone=found.timezone,
-        bridge_data=found.bridge_data,
         **figures,
     )
 

@@ -173,7 +173,6 @@ class CallStatsOut(BaseModel):
     customer_id: int
     month: str
     timezone: str
-    bridge_data: bool
     calls: int
     failed_calls: int
     failure_rate_pct: float | None

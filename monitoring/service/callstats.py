@@ -5,7 +5,6 @@ The arithmetic is a pure function over the bridge package's records (anything sh
 `bridge.service.legs`' CallAttempt, LaunchRecord and Incident), so it is tested on its own.
 """
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.service import legs
 from bridgedesk.identity import Actor
 from monitoring.service.uptime import month_span, parse_month
 from reservations.models import ConferenceStatus
@@ -46,25 +46,36 @@ UNDECIDED_CAUSES = frozenset({"ok", "pending"})
 
 
 class AttemptLike(Protocol):
-    conference_id: int
-    site_id: int
-    purpose: str
-    requested_at: datetime
-    connected_at: datetime | None
-    ended_at: datetime | None
-    cause: str
+    @property
+    def conference_id(self) -> int: ...
+    @property
+    def site_id(self) -> int: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def requested_at(self) -> datetime: ...
+    @property
+    def connected_at(self) -> datetime | None: ...
+    @property
+    def cause(self) -> str: ...
 
 
 class LaunchLike(Protocol):
-    conference_id: int
-    scheduled_start: datetime
-    all_connected_at: datetime | None
-    on_time: bool | None
+    @property
+    def conference_id(self) -> int: ...
+    @property
+    def scheduled_start(self) -> datetime: ...
+    @property
+    def all_connected_at(self) -> datetime | None: ...
+    @property
+    def on_time(self) -> bool | None: ...
 
 
 class IncidentLike(Protocol):
-    began_at: datetime
-    restored_at: datetime | None
+    @property
+    def began_at(self) -> datetime: ...
+    @property
+    def restored_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -225,20 +236,11 @@ def call_statistics(
     return stats
 
 
-def _legs() -> Any:
-    # Looked up when used: the bridge package may be deployed without its call handling.
-    try:
-        return importlib.import_module("bridge.service.legs")
-    except ImportError:
-        return None
-
-
 @dataclass(frozen=True)
 class CustomerMonth:
     customer_id: int
     month: str
     timezone: str
-    bridge_data: bool
     stats: CallStats
 
 
@@ -263,11 +265,10 @@ async def customer_month(
     ]
     facts = [ConferenceFact(c.id, c.adhoc, c.booked_at, c.ready_by) for c in conferences]
     ids = [c.id for c in conferences]
-    legs = _legs()
     attempts: list[Any] = []
     launches: list[Any] = []
     incidents: list[Any] = []
-    if legs is not None and ids:
+    if ids:
         # Calls of those conferences, including a launch dialled early or an overrun
         # past the month's end: the conferences choose the month, not the dial times.
         window = {"start": span.start - timedelta(days=1), "end": span.end + timedelta(days=2)}
@@ -278,6 +279,5 @@ async def customer_month(
         customer_id=customer.id,
         month=f"{year:04d}-{number:02d}",
         timezone=customer.timezone,
-        bridge_data=legs is not None,
         stats=call_statistics(facts, attempts, launches, incidents),
     )

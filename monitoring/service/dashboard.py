@@ -1,15 +1,14 @@
 """The figures behind the dashboard, the public status page and /metrics."""
 
-import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.service import legs
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Actor
 from bridgedesk.models import OutboxMessage
@@ -60,15 +59,7 @@ class Dashboard:
     certification: list[float | None] | None
     tickets_by_severity: dict[str, dict[str, int]]
     breaches: dict[str, int]
-    bridge_data: bool = True
     notes: list[str] = field(default_factory=list)
-
-
-def _legs() -> Any:
-    try:
-        return importlib.import_module("bridge.service.legs")
-    except ImportError:
-        return None
 
 
 async def confirmation_share(
@@ -107,27 +98,15 @@ async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboa
         component: [await uptime.monthly_report(session, component, m, now=now) for m, _ in spans]
         for component in COMPONENTS
     }
-    legs = _legs()
-    notes = []
     on_time: list[float | None] = []
-    failures: list[CauseCount] = []
-    failure_rate = None
-    calls = 0
-    if legs is None:
-        notes.append("Call figures appear once the bridge's call handling is installed.")
-        on_time = [None] * len(spans)
-    else:
-        for _, span in spans:
-            launched = await legs.launches(session, start=span.start, end=span.end)
-            on_time.append(
-                float(s)
-                if (s := call_statistics([], [], launched, []).on_time_pct) is not None
-                else None
-            )
-        this_month = spans[-1][1]
-        attempts = await legs.call_attempts(session, start=this_month.start, end=this_month.end)
-        stats = call_statistics([], attempts, [], [])
-        failures, failure_rate, calls = stats.failures_by_cause, stats.failure_rate_pct, stats.calls
+    for _, span in spans:
+        launched = await legs.launches(session, start=span.start, end=span.end)
+        share = call_statistics([], [], launched, []).on_time_pct
+        on_time.append(float(share) if share is not None else None)
+    this_month = spans[-1][1]
+    attempts = await legs.call_attempts(session, start=this_month.start, end=this_month.end)
+    stats = call_statistics([], attempts, [], [])
+    notes: list[str] = []
     confirmations = [await confirmation_share(session, span, now, by=by) for _, span in spans]
     certification = None
     if _certification_figures:
@@ -152,15 +131,14 @@ async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboa
     return Dashboard(
         months=[m for m, _ in spans],
         availability=availability,
-        failures=failures,
-        failure_rate_pct=failure_rate,
-        calls=calls,
+        failures=stats.failures_by_cause,
+        failure_rate_pct=stats.failure_rate_pct,
+        calls=stats.calls,
         on_time=on_time,
         confirmations=confirmations,
         certification=certification,
         tickets_by_severity=by_severity,
         breaches=breaches,
-        bridge_data=legs is not None,
         notes=notes,
     )
 

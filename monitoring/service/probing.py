@@ -9,16 +9,16 @@ nothing). For the bridge component every bridge is a target, and the component i
 while any of them is: a customer booked on that bridge cannot hold the meeting.
 """
 
-import importlib
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.service import probes
 from bridgedesk.db import add_unique
 from bridgedesk.errors import Conflict, DomainError
 from monitoring.models import MonitoredSpan, Outage, PendingProbe, ProbeRound, ProbeTarget
@@ -55,19 +55,10 @@ class ProbeClient(Protocol):
 
 
 class BridgeProbeClient:
-    """SIP OPTIONS through `bridge.service.probes`; while that service is not installed (or
-    refuses a URI) there is simply no sample, which the report shows as unmonitored."""
-
-    def _probes(self) -> Any:
-        try:
-            return importlib.import_module("bridge.service.probes")
-        except ImportError:
-            return None
+    """SIP OPTIONS through `bridge.service.probes`; a URI it refuses gives no probe, hence no
+    sample, which the report shows as unmonitored."""
 
     async def request(self, session: AsyncSession, sip_uri: str) -> int | None:
-        probes = self._probes()
-        if probes is None:
-            return None
         try:
             view = await probes.request_probe(
                 session, sip_uri=sip_uri, method="OPTIONS", purpose="uptime"
@@ -79,8 +70,7 @@ class BridgeProbeClient:
     async def collect(
         self, session: AsyncSession, probe_ids: Collection[int]
     ) -> dict[int, ProbeOutcome]:
-        probes = self._probes()
-        if probes is None or not probe_ids:
+        if not probe_ids:
             return {}
         views = await probes.get_probes(session, list(probe_ids))
         out: dict[int, ProbeOutcome] = {}
