@@ -2,6 +2,7 @@
 no sample when the SIP engine does not answer (unmonitored, not down), idempotent rounds,
 a real HTTP health check, and the real bridge probe queue."""
 
+import asyncio
 import threading
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,17 +10,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bridge.models import Probe, ProbeResult
+from bridgedesk.db import create_engine_for
 from bridgedesk.settings import get_settings
 from monitoring.intervals import Interval
 from monitoring.jobs import probe_uptime_job
-from monitoring.models import MonitoredSpan, Outage
+from monitoring.models import MonitoredSpan, Outage, ProbeTarget
 from monitoring.service import probing
 from monitoring.service.probing import ProbeOutcome, probe_round
 from monitoring.service.uptime import monthly_report
+from tests.conftest import create_pg_database, drop_pg_database
 
 T0 = datetime(2027, 6, 1, 10, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -214,3 +217,31 @@ async def test_through_the_bridge_probe_queue(db, make_bridge):
     state = (await probing.current_states(db))[0]
     assert state.last_ok is False and state.consecutive_failures == 1
     assert "408" in (state.last_detail or "")
+
+
+@pytest.mark.postgres
+async def test_two_workers_in_the_same_minute_run_one_round():
+    """Two schedulers racing on PostgreSQL: the minute's row lets one round through."""
+    url = create_pg_database("bridgedesk_probe_race")
+    engine = create_engine_for(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        probes = ScriptedProbes()
+
+        async def round_in_own_transaction() -> int:
+            async with sessions() as session, session.begin():
+                result = await probe_round(
+                    session, T0, client=probes, health=("http://h/healthz", False, "503")
+                )
+                await asyncio.sleep(0.2)  # hold the transaction while the other one tries
+                return result
+
+        results = await asyncio.gather(round_in_own_transaction(), round_in_own_transaction())
+        assert sorted(results) == [0, 1]
+        async with sessions() as session:
+            assert await session.scalar(select(func.count(ProbeTarget.id))) == 1
+            state = await session.scalar(select(ProbeTarget))
+            assert state is not None and state.consecutive_failures == 1
+    finally:
+        await engine.dispose()
+        drop_pg_database(url)
