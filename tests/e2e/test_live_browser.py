@@ -1,0 +1,215 @@
+"""An operator watches live conferences in a real Chromium while real calls come and go.
+
+The real server, the real worker (scheduler plus SIP engine) on a PostgreSQL database, and
+sipp sites on loopback: the Boardroom hangs up every few seconds and is redialed; the Lab
+hangs up once and is gone, so its countdown runs down and its audio link (a third sipp)
+takes its place. The page follows all of it without being reloaded."""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.server_process import BIN, RunningServer, run_cli, running_server
+from tests.sip.conftest import TEST_ENGINE_ENV
+from tests.sip.sipp import sipp_uas
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+OPERATOR, PASSWORD = "operator@live.example", "a-long-operator-password"
+# The 5-minute window shortened so the countdown runs out while the test watches.
+WORKER_ENV = {
+    **TEST_ENGINE_ENV,
+    "BRIDGEDESK_SIP_WORKERS": "1",
+    "BRIDGEDESK_RECOVERY_WINDOW_SECONDS": "12",
+    "BRIDGEDESK_REDIAL_BACKOFF_INITIAL_SECONDS": "1",
+    "BRIDGEDESK_REDIAL_BACKOFF_CAP_SECONDS": "2",
+    "BRIDGEDESK_CONTACT_CHAIN_STEP_SECONDS": "0",
+    "BRIDGEDESK_LAUNCH_INTERVAL_SECONDS": "1",
+    "BRIDGEDESK_SUPERVISE_INTERVAL_SECONDS": "1",
+}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.postgres,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    url = create_pg_database("bridgedesk_live")
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    run_cli(database_url, "user", "add", OPERATOR, "--role", "operator", "--password", PASSWORD)
+    with running_server(database_url, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def worker(database_url: str, server: RunningServer) -> Iterator[Path]:
+    """`bridgedesk worker`: the job table (launch, supervise, outbox...) and the SIP engine."""
+    log = Path(tempfile.mkstemp(prefix="live-worker-", suffix=".log")[1])
+    base = random.randrange(40000, 50000, 100)
+    env = {
+        **os.environ,
+        **WORKER_ENV,
+        "BRIDGEDESK_DATABASE_URL": database_url,
+        "BRIDGEDESK_SIP_PORT_MIN": str(base),
+        "BRIDGEDESK_SIP_PORT_MAX": str(base + 99),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(BIN / "bridgedesk"), "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "listening" not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start:\n{log.read_text()[-4000:]}")
+            time.sleep(0.1)
+        yield log
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def book_now(base_url: str, board_uri: str, lab_uri: str, audio_uri: str) -> str:
+    """Through the API as the operator: a customer, two sites, a conference starting now."""
+    with httpx.Client(base_url=base_url, timeout=10) as api:
+        token = api.post("/api/v1/auth/token", json={"email": OPERATOR, "password": PASSWORD})
+        api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        customer = api.post(
+            "/api/v1/customers",
+            json={
+                "name": "Live Customer",
+                "timezone": "UTC",
+                "billing_emails": ["ap@live.example"],
+                "primary_contact": {"name": "Pat", "phone": "1", "email": "pat@live.example"},
+            },
+        ).json()["id"]
+        site_ids = []
+        for name, uri, audio in (("Boardroom", board_uri, None), ("Lab", lab_uri, audio_uri)):
+            site = api.post(
+                "/api/v1/sites",
+                json={
+                    "customer_id": customer,
+                    "name": name,
+                    "kind": "room",
+                    "timezone": "UTC",
+                    "sip_uri": uri,
+                    "audio_uri": audio,
+                    "max_speed_kbps": 768,
+                    "billing_zone": "US",
+                    "contacts": [{"name": "Tess", "email": "tess@live.example"}],
+                },
+            )
+            assert site.status_code == 201, site.text
+            site_ids.append(site.json()["id"])
+        start = datetime.now(UTC) + timedelta(seconds=3)
+        booked = api.post(
+            "/api/v1/conferences",
+            json={
+                "customer_id": customer,
+                "title": "Live robots",
+                "leader_name": "Lee",
+                "start": start.isoformat(),
+                "end": (start + timedelta(minutes=30)).isoformat(),
+                "sites": [{"site_id": i} for i in site_ids],
+            },
+        )
+        assert booked.status_code == 201, booked.text
+        return str(booked.json()["number"])
+
+
+def leg_row(page: Page, site: str) -> object:
+    return page.locator(f"tr[data-site='{site}']")
+
+
+def test_the_live_page_follows_drops_redials_and_an_audio_fallback_without_reloading(
+    server: RunningServer, worker: Path, browser: Browser, tmp_path: Path
+) -> None:
+    page = browser.new_page(base_url=server.base_url, viewport={"width": 1300, "height": 900})
+    page.goto("/login")
+    page.get_by_label("Email").fill(OPERATOR)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Live").click()
+    expect(page.get_by_role("heading", name="Live conferences")).to_be_visible()
+    # Set once; a reload would lose it.
+    page.evaluate("window.__sameDocument = 'yes'")
+
+    with (
+        sipp_uas("answer", pause_ms=0) as audio_line,
+        sipp_uas("answer_then_bye", pause_ms=4000) as board,
+        sipp_uas("answer_then_bye", pause_ms=4000, extra_args=("-m", "1")) as lab,
+    ):
+        number = book_now(server.base_url, board.uri(), lab.uri(), audio_line.uri("audio"))
+        section = page.locator(f"section[data-conference='{number}']")
+        board_state = section.locator("tr[data-site='Boardroom'] [data-testid=leg-state]")
+        lab_row = section.locator("tr[data-site='Lab']")
+        lab_state = lab_row.locator("[data-testid=leg-state]")
+
+        expect(board_state).to_have_text("connected", timeout=20_000)
+        expect(lab_state).to_have_text("connected", timeout=10_000)
+        page.screenshot(path=tmp_path / "1-connected.png", full_page=True)
+
+        # Both sites hang up after 4 s. The Lab is gone: its countdown to the audio link runs.
+        expect(lab_state).to_have_text(re.compile("dropped|reconnecting"), timeout=15_000)
+        countdown = lab_row.get_by_test_id("countdown")
+        expect(countdown).to_have_text(re.compile(r"0:(0\d|1[0-2])"), timeout=5_000)
+        page.screenshot(path=tmp_path / "2-countdown.png", full_page=True)
+
+        # The Boardroom is redialed at once and is back, its incident restored.
+        expect(section.get_by_test_id("drops")).not_to_have_text("0", timeout=10_000)
+        expect(board_state).to_have_text("connected", timeout=10_000)
+        expect(section.locator("tr[data-site='Boardroom'] summary")).to_contain_text(
+            "restored", timeout=10_000
+        )
+
+        # Past the window the Lab's audio link is dialed and connects.
+        expect(lab_state).to_have_text("audio_fallback", timeout=25_000)
+        expect(lab_row.get_by_test_id("audio-fallback")).to_be_visible()
+        audio_state = section.locator("tr[data-site='Lab (audio link)'] [data-testid=leg-state]")
+        expect(audio_state).to_have_text("connected", timeout=15_000)
+        page.screenshot(path=tmp_path / "3-audio-fallback.png", full_page=True)
+
+    assert page.evaluate("window.__sameDocument") == "yes"
