@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from billing.demo import load_billing_demo
 from bridgedesk.auth import actor_of
+from bridgedesk.call_history import load_call_history
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.identity import Role
@@ -145,6 +146,8 @@ async def load_demo(progress: Callable[[str], object] = lambda _: None) -> str:
         # Each package's demo data below its own marker, in this order: the bridge's month of
         # call records, certification states, monitoring history, billing's rate plans.
         # -- bridge demo --
+        progress("a month of calls")
+        await load_call_history(session, customers, sites, by=actor_of(staff[Role.ADMIN]))
         # -- certification demo --
         progress("certification states")
         await load_certification_demo(
