@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property, lru_cache
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -50,10 +51,12 @@ class NoPlanInForce(Exception):
         self.connected_at = connected_at
 
 
+@lru_cache(maxsize=256)
 def minor_digits(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+@lru_cache(maxsize=256)
 def quantum(currency: str) -> Decimal:
     """The currency's minor unit: 0.01 for USD, 1 for JPY, 0.001 for BHD."""
     return Decimal(1).scaleb(-minor_digits(currency))
@@ -127,17 +130,19 @@ class Plan:
     zones: Mapping[str, Zone] = field(default_factory=dict)
     features: Mapping[str, Feature] = field(default_factory=dict)
 
-    def tier_for(self, speed_kbps: int) -> SpeedTier:
-        bounded = sorted(
-            (t for t in self.speed_tiers if t.up_to_kbps is not None),
-            key=lambda t: t.up_to_kbps or 0,
+    @cached_property
+    def _tiers_in_order(self) -> tuple[tuple[float, SpeedTier], ...]:
+        """Bounded tiers by bound, then the open-ended one (its bound taken as infinite)."""
+        bounded: list[tuple[float, SpeedTier]] = sorted(
+            ((float(t.up_to_kbps), t) for t in self.speed_tiers if t.up_to_kbps is not None),
+            key=lambda pair: pair[0],
         )
-        for tier in bounded:
-            assert tier.up_to_kbps is not None
-            if speed_kbps <= tier.up_to_kbps:
-                return tier
-        for tier in self.speed_tiers:
-            if tier.up_to_kbps is None:
+        open_ended = [(math.inf, t) for t in self.speed_tiers if t.up_to_kbps is None]
+        return tuple(bounded + open_ended)
+
+    def tier_for(self, speed_kbps: int) -> SpeedTier:
+        for bound, tier in self._tiers_in_order:
+            if speed_kbps <= bound:
                 return tier
         # Validation of plans requires an open-ended tier, so this means a broken plan.
         raise ValueError(f"plan {self.id} has no tier for {speed_kbps} kbps")
