@@ -18,7 +18,7 @@ from bridgedesk.db import create_engine_for
 from bridgedesk.settings import get_settings
 from monitoring.intervals import Interval
 from monitoring.jobs import probe_uptime_job
-from monitoring.models import MonitoredSpan, Outage, ProbeTarget
+from monitoring.models import MonitoredSpan, Outage, PendingProbe, ProbeTarget
 from monitoring.service import probing
 from monitoring.service.probing import ProbeOutcome, probe_round
 from monitoring.service.uptime import monthly_report
@@ -245,3 +245,19 @@ async def test_two_workers_in_the_same_minute_run_one_round():
     finally:
         await engine.dispose()
         drop_pg_database(url)
+
+
+async def test_a_minute_waits_for_every_bridges_answer(db, make_bridge):
+    await make_bridge(sip_uri="sip:bridge1@127.0.0.1")
+    await make_bridge(sip_uri="sip:bridge2@127.0.0.1")
+    probes = ScriptedProbes()
+    await probe_round(db, T0, client=probes, health=None)  # queues probes 1 and 2
+    probes.script.update({1: True, 2: None})  # bridge 2's answer is late
+    probes.next_answer = None
+    await probe_round(db, T0 + MINUTE, client=probes, health=None)
+    assert (await db.execute(select(MonitoredSpan.id))).first() is None
+    assert await db.scalar(select(func.count(PendingProbe.id))) == 4
+    probes.script[2] = True
+    await probe_round(db, T0 + 2 * MINUTE, client=probes, health=None)
+    spans = (await db.execute(select(MonitoredSpan.started_at, MonitoredSpan.ended_at))).all()
+    assert [tuple(s) for s in spans] == [(T0, T0 + MINUTE)]
