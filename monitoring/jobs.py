@@ -3,7 +3,7 @@
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.settings import get_settings
-from monitoring.service import probing, tickets
+from monitoring.service import breaches, probing
 
 
 async def probe_uptime_job() -> int:
@@ -22,4 +22,4 @@ async def probe_uptime_job() -> int:
 
 async def mark_ticket_breaches_job() -> int:
     async with unit_of_work() as session:
-        return await tickets.mark_breaches(session)
+        return await breaches.mark_breaches(session)

@@ -14,7 +14,7 @@ from bridgedesk.identity import Actor
 from bridgedesk.models import OutboxMessage
 from monitoring.intervals import Interval
 from monitoring.models import COMPONENTS, MaintenanceWindow, ProbeTarget
-from monitoring.service import tickets, uptime
+from monitoring.service import breaches, uptime
 from monitoring.service.callstats import CauseCount, call_statistics, pct
 from monitoring.service.sla import SEVERITIES
 from reservations.service import queries
@@ -113,7 +113,7 @@ async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboa
         certification = await _certification_figures[0](session, [s for _, s in spans])
     else:
         notes.append("Certification deadlines are not reported to this dashboard yet.")
-    counts = await tickets.counts_by_severity(session)
+    counts = await breaches.counts_by_severity(session)
     by_severity = {
         severity: {
             "open": sum(
@@ -123,10 +123,10 @@ async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboa
         }
         for severity in SEVERITIES
     }
-    breach_counts = await tickets.breach_counts(session)
-    breaches = {
+    breach_counts = await breaches.breach_counts(session)
+    missed_by_kind = {
         kind: sum(n for (_, k), n in breach_counts.items() if k == kind)
-        for kind in tickets.BREACH_KINDS
+        for kind in breaches.BREACH_KINDS
     }
     return Dashboard(
         months=[m for m, _ in spans],
@@ -138,7 +138,7 @@ async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboa
         confirmations=confirmations,
         certification=certification,
         tickets_by_severity=by_severity,
-        breaches=breaches,
+        breaches=missed_by_kind,
         notes=notes,
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
 from monitoring.models import COMPONENTS
-from monitoring.service import dashboard, probing, tickets, uptime
+from monitoring.service import breaches, dashboard, probing, uptime
 from monitoring.service.sla import SEVERITIES
 
 
@@ -68,7 +68,7 @@ async def exposition(session: AsyncSession) -> bytes:
     open_tickets = GaugeMetricFamily(
         "bridgedesk_tickets_open", "Help-desk tickets not resolved.", labels=["severity"]
     )
-    counts = await tickets.counts_by_severity(session)
+    counts = await breaches.counts_by_severity(session)
     for severity in SEVERITIES:
         open_tickets.add_metric(
             [severity],
@@ -76,15 +76,15 @@ async def exposition(session: AsyncSession) -> bytes:
                 n for (sev, status), n in counts.items() if sev == severity and status != "resolved"
             ),
         )
-    breaches = CounterMetricFamily(
+    missed = CounterMetricFamily(
         "bridgedesk_ticket_breaches",
         "Missed help-desk clocks found so far.",
         labels=["severity", "kind"],
     )
-    found: dict[Any, int] = await tickets.breach_counts(session)
+    found: dict[Any, int] = await breaches.breach_counts(session)
     for severity in SEVERITIES:
-        for kind in tickets.BREACH_KINDS:
-            breaches.add_metric([severity, kind], found.get((severity, kind), 0))
+        for kind in breaches.BREACH_KINDS:
+            missed.add_metric([severity, kind], found.get((severity, kind), 0))
     backlog = GaugeMetricFamily("bridgedesk_outbox_backlog", "Notifications waiting to be sent.")
     backlog.add_metric([], await dashboard.outbox_backlog(session))
     registry = CollectorRegistry(auto_describe=False)
@@ -98,7 +98,7 @@ async def exposition(session: AsyncSession) -> bytes:
                 outages,
                 targets,
                 open_tickets,
-                breaches,
+                missed,
                 backlog,
             ]
         )

@@ -1,20 +1,18 @@
 """Help-desk tickets: opening with the caller's details, the SLA clocks of the customer's
-policy, the lifecycle (respond, update, escalate, wait, resume, resolve, reopen) as a
-timeline, and the job that marks missed clocks and tells the next tier."""
+policy, and the lifecycle (respond, update, escalate, wait, resume, resolve, reopen) as a
+timeline."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import Actor, Role
-from bridgedesk.settings import get_settings
 from monitoring.intervals import Interval
 from monitoring.models import Ticket, TicketBreach, TicketEvent
 from monitoring.service.sla import SEVERITIES, Policy, customer_policy_id, load_policy
@@ -24,7 +22,6 @@ CHANNELS = ("phone", "email", "web")
 TIERS = ("1", "2", "3", "engineering")
 STATUSES = ("open", "responded", "waiting", "resolved")
 CLOSURE_REASONS = ("solved_without_code_change", "patch_provided", "third_party_component")
-BREACH_KINDS = ("response", "update", "resolution")
 # Provider staff who work tickets; customers' schedulers open and follow their own.
 HANDLERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
 OPENERS = HANDLERS | {Role.SCHEDULER}
@@ -65,7 +62,7 @@ def pauses_of(ticket: Ticket) -> list[Interval]:
     ]
 
 
-def _event(
+def add_event(
     session: AsyncSession, ticket: Ticket, what: str, by: str, note: str | None, **data: Any
 ) -> None:
     session.add(
@@ -123,7 +120,7 @@ async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> T
     _set_resolution_clock(ticket, policy)
     session.add(ticket)
     await session.flush()
-    _event(session, ticket, "opened", by.name, data.summary, severity=data.severity)
+    add_event(session, ticket, "opened", by.name, data.summary, severity=data.severity)
     await session.flush()
     return ticket
 
@@ -217,7 +214,7 @@ async def respond(
     ticket.last_update_at = now
     ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
     _set_resolution_clock(ticket, policy)
-    _event(session, ticket, "responded", by.name, note, severity=ticket.severity)
+    add_event(session, ticket, "responded", by.name, note, severity=ticket.severity)
     await session.flush()
     return ticket
 
@@ -230,7 +227,7 @@ async def post_update(session: AsyncSession, ticket_id: int, *, note: str, by: A
     now = utcnow()
     ticket.last_update_at = now
     ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
-    _event(session, ticket, "updated", by.name, note)
+    add_event(session, ticket, "updated", by.name, note)
     await session.flush()
     return ticket
 
@@ -244,7 +241,7 @@ async def escalate(
     if TIERS.index(target) <= TIERS.index(ticket.tier):
         raise TicketStateConflict(f"The ticket is already at tier {ticket.tier}.")
     previous, ticket.tier = ticket.tier, target
-    _event(session, ticket, "escalated", by.name, note, tier=target, previous=previous)
+    add_event(session, ticket, "escalated", by.name, note, tier=target, previous=previous)
     await session.flush()
     return ticket
 
@@ -258,7 +255,7 @@ async def wait_on_customer(
     ticket.status = "waiting"
     ticket.paused_since = utcnow()
     ticket.resolve_by = None
-    _event(session, ticket, "waiting", by.name, note)
+    add_event(session, ticket, "waiting", by.name, note)
     await session.flush()
     return ticket
 
@@ -272,7 +269,7 @@ async def resume(session: AsyncSession, ticket_id: int, *, note: str | None, by:
     ticket.status = "responded"
     _set_resolution_clock(ticket, policy)
     ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
-    _event(session, ticket, "resumed", by.name, note)
+    add_event(session, ticket, "resumed", by.name, note)
     await session.flush()
     return ticket
 
@@ -299,7 +296,7 @@ async def resolve(
     ticket.resolved_at = now
     ticket.closure_reason = closure_reason
     ticket.next_update_by = None
-    _event(session, ticket, "resolved", by.name, note, closure_reason=closure_reason)
+    add_event(session, ticket, "resolved", by.name, note, closure_reason=closure_reason)
     await session.flush()
     return ticket
 
@@ -321,95 +318,6 @@ async def reopen(session: AsyncSession, ticket_id: int, *, note: str | None, by:
     ticket.last_update_at = now
     ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
     _set_resolution_clock(ticket, policy)
-    _event(session, ticket, "reopened", by.name, note)
+    add_event(session, ticket, "reopened", by.name, note)
     await session.flush()
     return ticket
-
-
-def missed_clocks(ticket: Ticket, now: datetime) -> list[tuple[str, datetime]]:
-    """The (kind, due) of every clock this ticket has missed by `now` (pure)."""
-    missed: list[tuple[str, datetime]] = []
-    answered = ticket.responded_at
-    if (answered is None and ticket.respond_by < now) or (
-        answered is not None and answered > ticket.respond_by
-    ):
-        missed.append(("response", ticket.respond_by))
-    if (
-        ticket.status == "responded"
-        and ticket.next_update_by is not None
-        and ticket.next_update_by < now
-    ):
-        missed.append(("update", ticket.next_update_by))
-    if ticket.resolve_by is not None:
-        done = ticket.resolved_at
-        if (done is None and ticket.status != "waiting" and ticket.resolve_by < now) or (
-            done is not None and done > ticket.resolve_by
-        ):
-            missed.append(("resolution", ticket.resolve_by))
-    return missed
-
-
-async def mark_breaches(session: AsyncSession, *, now: datetime | None = None) -> int:
-    """Record each missed clock once and tell the next tier; returns how many were new."""
-    now = now or utcnow()
-    settings = get_settings()
-    candidates = (
-        await session.scalars(
-            select(Ticket).where(
-                (Ticket.status != "resolved")
-                | (Ticket.resolved_at > Ticket.resolve_by)
-                | (Ticket.responded_at > Ticket.respond_by)
-            )
-        )
-    ).all()
-    if not candidates:
-        return 0
-    known = {
-        (ticket_id, kind, due)
-        for ticket_id, kind, due in await session.execute(
-            select(TicketBreach.ticket_id, TicketBreach.kind, TicketBreach.due_at).where(
-                TicketBreach.ticket_id.in_([t.id for t in candidates])
-            )
-        )
-    }
-    found = 0
-    for ticket in candidates:
-        for kind, due in missed_clocks(ticket, now):
-            if (ticket.id, kind, due) in known:
-                continue
-            tier = next_tier(ticket.tier)
-            session.add(
-                TicketBreach(
-                    ticket_id=ticket.id, kind=kind, due_at=due, detected_at=now, notified_tier=tier
-                )
-            )
-            _event(session, ticket, "breach", "breach job", None, kind=kind, due=due.isoformat())
-            await outbox.enqueue_email(
-                session,
-                topic="ticket_breach",
-                to=[settings.support_tier_email.format(tier=tier)],
-                template="monitoring/email/ticket_breach.txt",
-                context={"ticket": ticket, "kind": kind, "due": due, "tier": tier},
-                dedupe_key=f"ticket-breach-{ticket.id}-{kind}-{due.isoformat()}",
-            )
-            found += 1
-    await session.flush()
-    return found
-
-
-async def counts_by_severity(session: AsyncSession) -> dict[tuple[str, str], int]:
-    rows = await session.execute(
-        select(Ticket.severity, Ticket.status, func.count(Ticket.id)).group_by(
-            Ticket.severity, Ticket.status
-        )
-    )
-    return {(severity, status): count for severity, status, count in rows}
-
-
-async def breach_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
-    rows = await session.execute(
-        select(Ticket.severity, TicketBreach.kind, func.count(TicketBreach.id))
-        .join(Ticket, Ticket.id == TicketBreach.ticket_id)
-        .group_by(Ticket.severity, TicketBreach.kind)
-    )
-    return {(severity, kind): count for severity, kind, count in rows}

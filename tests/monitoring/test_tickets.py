@@ -12,7 +12,7 @@ from bridgedesk.identity import Role
 from bridgedesk.jobs import send_outbox_job
 from bridgedesk.models import OutboxMessage
 from monitoring.models import SlaPolicy, Ticket
-from monitoring.service.tickets import mark_breaches
+from monitoring.service.breaches import mark_breaches
 
 LA = ZoneInfo("America/Los_Angeles")
 T = datetime(2027, 1, 12, 9, 0, tzinfo=UTC)  # a Tuesday
