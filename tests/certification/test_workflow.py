@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -149,6 +150,33 @@ async def test_an_upgrade_late_in_the_day_in_kiritimati_is_due_at_local_midnight
     # The test that certified it before the upgrade does not certify the upgrade.
     refused = await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")
     assert refused.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "zone, asked, due",
+    [
+        # 23:10 on 1 March in Kiritimati (UTC+14) is 09:10 UTC: due 10:00 UTC the same date.
+        ("Pacific/Kiritimati", "2027-03-01T09:10:00+00:00", "2027-03-01T10:00:00Z"),
+        # 22:00 on 1 March in Pago Pago (UTC-11) is 09:00 UTC on 2 March: due 11:00 UTC.
+        ("Pacific/Pago_Pago", "2027-03-02T09:00:00+00:00", "2027-03-02T11:00:00Z"),
+    ],
+)
+async def test_an_upgrade_late_in_the_local_day_is_due_at_that_zone_s_midnight(
+    db, make_customer, client_as, zone, asked, due
+):
+    customer = await make_customer(timezone=zone)
+    tech = await client_as(Role.TECHNICIAN)
+    site_id = (await tech.post("/api/v1/sites", json=site_body(customer.id, timezone=zone))).json()[
+        "id"
+    ]
+    probe = (await tech.post(f"/api/v1/sites/{site_id}/certification/tests")).json()["probe_id"]
+    await finish_probe(db, probe)
+    assert (await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")).status_code == 200
+    with time_machine.travel(datetime.fromisoformat(asked), tick=False):
+        requested = await tech.post(f"/api/v1/sites/{site_id}/upgrade")
+        queue = (await tech.get("/api/v1/certification/queue")).json()["items"]
+    assert requested.json()["certify_by"] == due
+    assert [i["deadline"] for i in queue if i["site_id"] == site_id] == [due]
 
 
 async def test_schedulers_see_their_sites_history_but_cannot_certify(db, make_customer, client_as):
