@@ -146,7 +146,7 @@ async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboa
 @dataclass(frozen=True)
 class ComponentState:
     component: str
-    state: str  # "up" | "down" | "unknown"
+    state: str  # "up" | "down" | "maintenance" | "unknown"
     since: datetime | None
     detail: str
 
@@ -155,12 +155,18 @@ async def component_states(session: AsyncSession) -> list[ComponentState]:
     now = utcnow()
     targets = (await session.scalars(select(ProbeTarget))).all()
     open_outages = await uptime.open_outages(session)
+    windows = await upcoming_maintenance(session)
     states = []
     for component in COMPONENTS:
         mine = [t for t in targets if t.component == component]
         fresh = [t for t in mine if t.last_sample_at and now - t.last_sample_at <= STALE_AFTER]
         down = [o for o in open_outages if o.component == component]
-        if down:
+        working = [w for w in windows if w.component == component and w.starts_at <= now]
+        if working:
+            states.append(
+                ComponentState(component, "maintenance", working[0].starts_at, working[0].reason)
+            )
+        elif down:
             states.append(
                 ComponentState(component, "down", min(o.started_at for o in down), "outage open")
             )

@@ -170,6 +170,8 @@ async def move_window(
 ) -> MaintenanceWindow:
     """Change a window's times (or reason) and tell every customer again."""
     _check_manager(by)
+    if start is None and end is None and reason is None:
+        raise InvalidInput("Give a new start, end or reason.")
     window = await get_window(session, window_id)
     now = utcnow()
     if window.cancelled_at is not None:

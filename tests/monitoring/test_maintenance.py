@@ -229,3 +229,20 @@ async def test_a_started_window_cannot_be_cancelled(db, make_customer, client_as
         response = await operator.delete(f"/api/v1/maintenance-windows/{created.json()['id']}")
     assert response.status_code == 409
     assert response.json()["detail"]
+
+
+async def test_an_empty_change_is_refused(db, client_as):
+    operator = await client_as(Role.OPERATOR)
+    created = await operator.post(
+        "/api/v1/maintenance-windows",
+        json={
+            "component": "bridge",
+            "start": iso(NOW + timedelta(days=3)),
+            "end": iso(NOW + timedelta(days=3, hours=1)),
+            "reason": "x",
+        },
+    )
+    before = await _rows(db)
+    response = await operator.patch(f"/api/v1/maintenance-windows/{created.json()['id']}", json={})
+    assert response.status_code == 422 and response.json()["detail"]
+    assert await _rows(db) == before

@@ -150,3 +150,66 @@ async def test_bad_queries_are_4xx_not_500(db, client_as):
         json={"component": "bridge", "start": "2027-06-16T10:00:00Z", "end": future},
     )
     assert response.status_code == 422
+
+
+async def test_the_status_page_follows_the_prober(db, anonymous, make_bridge):
+    from monitoring.service.probing import probe_round
+    from tests.monitoring.test_probing import ScriptedProbes
+
+    await make_bridge(sip_uri="sip:bridge1@127.0.0.1")
+    probes = ScriptedProbes()
+    for minute in range(3):  # the health URL fails twice: the reservation site is down
+        await probe_round(
+            db,
+            NOW - timedelta(minutes=3 - minute),
+            client=probes,
+            health=("http://127.0.0.1:8000/healthz", minute == 0, "HTTP 503"),
+        )
+    page = (await anonymous.get("/status")).text
+    assert 'data-component="bridge" data-state="up"' in page
+    assert 'data-component="reservations" data-state="down"' in page
+    assert 'data-testid="open-outages"' in page
+
+
+async def test_the_status_page_shows_maintenance_in_progress(db, client_as, anonymous):
+    operator = await client_as(Role.OPERATOR)
+    made = await operator.post(
+        "/api/v1/maintenance-windows",
+        json={
+            "component": "bridge",
+            "start": (NOW + timedelta(minutes=5)).isoformat(),
+            "end": (NOW + timedelta(hours=1)).isoformat(),
+            "reason": "Swap power supply",
+        },
+    )
+    assert made.status_code == 201
+    with time_machine.travel(NOW + timedelta(minutes=10), tick=False):
+        page = (await anonymous.get("/status")).text
+    assert 'data-component="bridge" data-state="maintenance"' in page
+    assert "Swap power supply" in page
+
+
+async def test_the_reporting_zone_comes_from_the_settings(db, client_as, monkeypatch):
+    from bridgedesk.settings import get_settings
+
+    monkeypatch.setenv("BRIDGEDESK_REPORTING_TIMEZONE", "Europe/Berlin")
+    get_settings.cache_clear()
+    try:
+        operator = await client_as(Role.OPERATOR)
+        # April begins in Berlin at 22:00 UTC on 31 March (midnight CEST): half in each month.
+        made = await operator.post(
+            "/api/v1/outages",
+            json={
+                "component": "bridge",
+                "start": "2027-03-31T21:30:00Z",
+                "end": "2027-03-31T22:30:00Z",
+            },
+        )
+        assert made.status_code == 201
+        march = (await operator.get("/api/v1/uptime?month=2027-03&component=bridge")).json()
+        april = (await operator.get("/api/v1/uptime?month=2027-04&component=bridge")).json()
+    finally:
+        get_settings.cache_clear()
+    assert march["timezone"] == "Europe/Berlin"
+    assert march["minutes_in_month"] == 743 * 60
+    assert (march["downtime_minutes"], april["downtime_minutes"]) == (30, 30)

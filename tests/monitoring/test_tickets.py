@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridgedesk.identity import Role
 from bridgedesk.jobs import send_outbox_job
 from bridgedesk.models import OutboxMessage
-from monitoring.models import SlaPolicy, Ticket
+from monitoring.models import SlaPolicy, Ticket, TicketEvent
 from monitoring.service.breaches import mark_breaches
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -151,15 +151,27 @@ async def test_waiting_on_the_customer_pauses_the_resolution_clock(db, make_cust
     ]
 
 
+async def _ticket_rows(db) -> tuple:
+    rows = await db.execute(
+        select(Ticket.id, Ticket.status, Ticket.severity, Ticket.tier, Ticket.resolve_by).order_by(
+            Ticket.id
+        )
+    )
+    events = await db.scalar(select(func.count(TicketEvent.id)))
+    return (tuple(tuple(r) for r in rows), events)
+
+
 async def test_refusals(db, make_customer, client_as):
-    customer = await make_customer()
-    other = await make_customer()
+    customer_id = (await make_customer()).id
+    other_id = (await make_customer()).id
     desk = await client_as(Role.OPERATOR)
-    ticket = (await desk.post("/api/v1/tickets", json=body(customer.id))).json()
-    outsider = await client_as(Role.SCHEDULER, customer_id=other.id)
+    ticket = (await desk.post("/api/v1/tickets", json=body(customer_id))).json()
+    db.expire_all()
+    before = await _ticket_rows(db)
+    outsider = await client_as(Role.SCHEDULER, customer_id=other_id)
     assert (await outsider.get(f"/api/v1/tickets/{ticket['id']}")).status_code == 404
-    assert (await outsider.post("/api/v1/tickets", json=body(customer.id))).status_code == 404
-    insider = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    assert (await outsider.post("/api/v1/tickets", json=body(customer_id))).status_code == 404
+    insider = await client_as(Role.SCHEDULER, customer_id=customer_id)
     assert (
         await insider.post(f"/api/v1/tickets/{ticket['id']}/respond", json={})
     ).status_code == 403
@@ -170,11 +182,13 @@ async def test_refusals(db, make_customer, client_as):
     assert (await desk.post(f"/api/v1/tickets/{ticket['id']}/resume", json={})).status_code == 409
     assert (
         await desk.post(
-            "/api/v1/tickets", json=body(customer.id, reported_at="2027-01-01T00:00:00")
+            "/api/v1/tickets", json=body(customer_id, reported_at="2027-01-01T00:00:00")
         )
     ).status_code == 422
     finance = await client_as(Role.FINANCE)
-    assert (await finance.post("/api/v1/tickets", json=body(customer.id))).status_code == 403
+    assert (await finance.post("/api/v1/tickets", json=body(customer_id))).status_code == 403
+    db.expire_all()
+    assert await _ticket_rows(db) == before  # every refusal above changed nothing
     listed = (await insider.get("/api/v1/tickets")).json()["items"]
     assert [t["id"] for t in listed] == [ticket["id"]]
     assert (await outsider.get("/api/v1/tickets")).json()["items"] == []
