@@ -1,5 +1,6 @@
 """JSON routes for customers, sites, bridges and conferences: parse, call the service, shape."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated
 
@@ -58,6 +59,21 @@ def _out(conference: object) -> ConferenceOut:
     return ConferenceOut.from_model(conference, now=utcnow())  # type: ignore[arg-type]
 
 
+async def _outs(db: Db, conferences: Sequence[object]) -> list[ConferenceOut]:
+    """Answers carrying a warning for each site not (or no longer) certified (SPEC §4)."""
+    outs = [_out(c) for c in conferences]
+    warned = await registry.certification_warnings_by_site(
+        db, sorted({s.site_id for o in outs for s in o.sites})
+    )
+    for out in outs:
+        out.warnings = [warned[s.site_id] for s in out.sites if s.site_id in warned]
+    return outs
+
+
+async def _warned(db: Db, conference: object) -> ConferenceOut:
+    return (await _outs(db, [conference]))[0]
+
+
 @router.post("/customers", status_code=201)
 async def create_customer(body: CustomerIn, db: Db, actor: Operator) -> CustomerOut:
     return CustomerOut.from_model(await registry.create_customer(db, body.to_data(), by=actor))
@@ -103,11 +119,8 @@ async def list_bridges(db: Db, actor: ProviderStaff) -> list[BridgeOut]:
 async def create_conference(
     body: ConferenceIn, db: Db, actor: CurrentActor
 ) -> ConferenceOut | SeriesConferenceOut:
-    site_ids = [s.site_id for s in body.sites]
     if body.recurrence is None:
-        single = _out(await booking.book(db, body.to_request(), by=actor))
-        single.warnings = await registry.certification_warnings(db, site_ids)
-        return single
+        return await _warned(db, await booking.book(db, body.to_request(), by=actor))
     booked = await series.book_series(
         db,
         body.to_request(),
@@ -115,8 +128,7 @@ async def create_conference(
         by=actor,
         skip_conflicts=body.recurrence.skip_conflicts,
     )
-    first = _out(booked.conferences[0])
-    first.warnings = await registry.certification_warnings(db, site_ids)
+    first = await _warned(db, booked.conferences[0])
     return SeriesConferenceOut(
         **first.model_dump(exclude={"series_id"}),
         series_id=booked.series.id,
@@ -138,7 +150,7 @@ async def create_adhoc_conference(body: AdhocIn, db: Db, actor: CurrentActor) ->
         by=actor,
     )
     return AdhocOut(
-        **_out(result.conference).model_dump(),
+        **(await _warned(db, result.conference)).model_dump(),
         unavailable_sites=[
             UnavailableSiteOut(
                 site_id=c.site_id,
@@ -177,21 +189,17 @@ async def list_conferences(
         ),
         by=actor,
     )
-    return ConferenceList(items=[_out(c) for c in items], total=total)
+    return ConferenceList(items=await _outs(db, items), total=total)
 
 
 @router.get("/conferences/{conference_id}")
 async def get_conference(conference_id: Id, db: Db, actor: CurrentActor) -> ConferenceOut:
-    conference = _out(await queries.get_conference(db, conference_id, by=actor))
-    conference.warnings = await registry.certification_warnings(
-        db, [s.site_id for s in conference.sites]
-    )
-    return conference
+    return await _warned(db, await queries.get_conference(db, conference_id, by=actor))
 
 
 @router.post("/conferences/{conference_id}/confirm")
 async def confirm_conference(conference_id: Id, db: Db, actor: Operator) -> ConferenceOut:
-    return _out(await confirmation.confirm(db, conference_id, by=actor))
+    return await _warned(db, await confirmation.confirm(db, conference_id, by=actor))
 
 
 @router.post("/conferences/{conference_id}/cancel")
@@ -202,7 +210,7 @@ async def cancel_conference(
     cancelled = await series.cancel(
         db, conference_id, by=actor, scope=body.scope if body else series.Scope.THIS
     )
-    return _out(cancelled[0])
+    return await _warned(db, cancelled[0])
 
 
 @router.patch("/conferences/{conference_id}")
@@ -211,7 +219,7 @@ async def move_conference(
 ) -> ConferencesOut:
     """Move a booking; with `scope: "following"` its series' later meetings shift alike."""
     moved = await series.move(db, conference_id, body.start, body.end, by=actor, scope=body.scope)
-    return ConferencesOut(items=[_out(c) for c in moved])
+    return ConferencesOut(items=await _outs(db, moved))
 
 
 @router.post("/conferences/{conference_id}/extend")
@@ -220,7 +228,7 @@ async def extend_conference(
 ) -> ExtendedOut:
     conference, overruns = await live.extend(db, conference_id, body.minutes, by=actor)
     return ExtendedOut(
-        **_out(conference).model_dump(),
+        **(await _warned(db, conference)).model_dump(),
         overrun_conflicts=[OverrunConflictOut(**vars(o)) for o in overruns],
     )
 
@@ -232,7 +240,7 @@ async def add_conference_site(
     conference = await live.add_site(
         db, conference_id, booking.SiteRequest(body.site_id, body.speed_kbps), by=actor
     )
-    return _out(conference)
+    return await _warned(db, conference)
 
 
 @router.get("/series/{series_id}")
@@ -270,7 +278,7 @@ def _ics(body: bytes, name: str) -> Response:
 @router.get("/confirmations")
 async def confirmation_queue(db: Db, actor: Operator, overdue: bool = False) -> ConferenceList:
     items = await confirmation.confirmation_queue(db, by=actor, overdue_only=overdue)
-    return ConferenceList(items=[_out(c) for c in items], total=len(items))
+    return ConferenceList(items=await _outs(db, items), total=len(items))
 
 
 @router.get("/availability")

@@ -231,18 +231,29 @@ async def update_site(
     return changed
 
 
-async def certification_warnings(session: AsyncSession, site_ids: Sequence[int]) -> list[str]:
-    """What a booking of these sites should warn about: sites not (or no longer) certified."""
-    warnings = []
+async def certification_warnings_by_site(
+    session: AsyncSession, site_ids: Sequence[int]
+) -> dict[int, str]:
+    """What a booking of these sites should warn about, per site not (or no longer) certified.
+
+    Certification owns the state (it writes it through `set_certification_state`); a site in
+    `recertification_required` stays bookable, with this warning on every booking (SPEC §4).
+    """
+    warnings = {}
     for site in (await sites_by_id(session, site_ids)).values():
         state = site.certification_state
         if state == "recertification_required":
-            warnings.append(
+            warnings[site.id] = (
                 f"{site.name} had network problems during a conference and must be "
                 "re-certified; it may not connect reliably."
             )
         elif state == "upgrade_pending":
-            warnings.append(f"{site.name} is being upgraded; its certification is pending.")
+            warnings[site.id] = f"{site.name} is being upgraded; its certification is pending."
         elif state != "certified":
-            warnings.append(f"{site.name} is not certified yet ({state}).")
+            warnings[site.id] = f"{site.name} is not certified yet ({state})."
     return warnings
+
+
+async def certification_warnings(session: AsyncSession, site_ids: Sequence[int]) -> list[str]:
+    warned = await certification_warnings_by_site(session, site_ids)
+    return [warned[site_id] for site_id in site_ids if site_id in warned]

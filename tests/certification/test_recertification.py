@@ -71,7 +71,7 @@ def booking(customer_id: int, site_ids: list[int], days: float) -> dict:
 
 
 async def test_a_network_drop_requires_recertification_and_warns_the_next_booking(
-    db, make_customer, client_as
+    db, make_customer, make_user, client_as, sign_in
 ):
     customer = await make_customer()
     tech = await client_as(Role.TECHNICIAN)
@@ -108,6 +108,22 @@ async def test_a_network_drop_requires_recertification_and_warns_the_next_bookin
     assert body["status"] == "requested"  # not confirmed automatically any more
     shown = (await scheduler.get(f"/api/v1/conferences/{body['id']}")).json()
     assert shown["warnings"] == body["warnings"]
+    listed = (await scheduler.get("/api/v1/conferences", params={"site_id": site_id})).json()
+    assert {c["id"]: len(c["warnings"]) for c in listed["items"]} == {
+        held.json()["id"]: 1,  # booked before the drop, warned from now on
+        body["id"]: 1,
+    }
+    adhoc = await scheduler.post(
+        "/api/v1/conferences/adhoc",
+        json={"customer_id": customer.id, "title": "Now", "leader_name": "Lee",
+              "sites": [{"site_id": site_id}], "minutes": 30},
+    )  # fmt: skip
+    assert adhoc.status_code == 201 and len(adhoc.json()["warnings"]) == 1
+    page = await (await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))).get(
+        f"/conferences/{body['id']}"
+    )
+    assert 'data-testid="certification-warnings"' in page.text
+    assert "must be re-certified" in page.text
     clean = await scheduler.post("/api/v1/conferences", json=booking(customer.id, [other_id], 3))
     assert clean.json()["warnings"] == []
 
