@@ -12,6 +12,11 @@ bytes), so no sample is ever stored: only outage and monitored intervals go to t
 one month's report for the bridge component (union of all targets' outages, in the reporting
 zone), and the baseline runs the same month's SELECTs of stored intervals without computing
 anything. Prints each phase's time and the ratios.
+
+The fold above is the prober's rule restated over bytes, to make a year of history in
+seconds. The live path is measured too: the real `probe_round` service (one unit of work per
+minute, bridges' answers collected, state folded, coverage extended) for --live-minutes
+minutes of --live-bridges bridges, so the per-minute cost of the job itself is known.
 """
 
 import argparse
@@ -31,6 +36,8 @@ from bridgedesk.db import create_engine_for, database, sync_url
 from bridgedesk.migrate import upgrade
 from monitoring.models import MonitoredSpan, Outage
 from monitoring.service import uptime
+from monitoring.service.probing import ProbeOutcome, probe_round
+from reservations.service import registry
 
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
 MONTH = "2026-06"
@@ -89,11 +96,52 @@ async def report_and_read(url: str) -> tuple[float, float, uptime.UptimeReport, 
     return best_report, best_read, report, rows
 
 
+class _Answers:
+    """The bridge probe queue's interface, answering every probe at once (5 % failures)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.answers: dict[int, bool] = {}
+
+    async def request(self, session: object, sip_uri: str) -> int:
+        self.answers[len(self.answers) + 1] = self.rng.random() > 0.05
+        return len(self.answers)
+
+    async def collect(self, session: object, probe_ids: object) -> dict[int, ProbeOutcome]:
+        return {i: ProbeOutcome(True, self.answers[i], "") for i in probe_ids}  # type: ignore[attr-defined]
+
+
+async def live_path(url: str, minutes: int, bridges: int, rng: random.Random) -> float:
+    database.use(create_engine_for(url))
+    async with database.sessions() as session, session.begin():
+        for number in range(bridges):
+            await registry.create_bridge(
+                session,
+                registry.BridgeData(f"Bench {number}", f"sip:b{number}@10.0.0.2", 24, 4),
+                by=None,
+            )
+    client = _Answers(rng)
+    began = time.perf_counter()
+    for minute in range(minutes):
+        async with database.sessions() as session, session.begin():
+            await probe_round(
+                session,
+                YEAR_START + timedelta(minutes=minute),
+                client=client,  # type: ignore[arg-type]
+                health=("http://127.0.0.1:8000/healthz", rng.random() > 0.01, "bench"),
+            )
+    elapsed = time.perf_counter() - began
+    await database.dispose()
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--targets", type=int, default=1000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--live-minutes", type=int, default=360)
+    parser.add_argument("--live-bridges", type=int, default=10)
     args = parser.parse_args()
     minutes = args.days * 24 * 60
     rng = random.Random(args.seed)
@@ -142,6 +190,9 @@ def main() -> None:
         engine.dispose()
 
         report_s, read_s, report, rows = asyncio.run(report_and_read(url))
+        live_url = f"sqlite:///{Path(folder) / 'live.db'}"
+        upgrade(live_url)
+        live_s = asyncio.run(live_path(live_url, args.live_minutes, args.live_bridges, rng))
 
     samples_total = args.targets * minutes
     print(f"history: {args.targets} targets x {args.days} days = {samples_total:,} samples")
@@ -159,6 +210,10 @@ def main() -> None:
     pipeline = fold_s + store_s + report_s
     print(f"from a year of samples to the month's report:      {pipeline:8.3f} s")
     print(f"  ratio to merely reading the month's intervals:   {pipeline / read_s:8.0f}")
+    print(
+        f"live job: {args.live_minutes} minute rounds x {args.live_bridges} bridges + health URL"
+        f" through probe_round: {live_s:.2f} s, {live_s / args.live_minutes * 1000:.1f} ms a round"
+    )
 
 
 if __name__ == "__main__":
