@@ -27,8 +27,9 @@ CERTIFICATION_TARGET_PCT = Decimal("100")
 STALE_AFTER = timedelta(minutes=5)
 
 # Certification is a sibling package monitoring may not import; the shell may register a
-# function giving, per month span, the share (%) of certification deadlines met.
-CertificationFigures = Callable[[AsyncSession, Sequence[Interval]], Awaitable[list[float | None]]]
+# function giving, for each month ("YYYY-MM", reporting zone), the percentage of certification
+# deadlines met (None for a month without any), e.g. from certification's monthly figure.
+CertificationFigures = Callable[[AsyncSession, Sequence[str]], Awaitable[list[float | None]]]
 _certification_figures: list[CertificationFigures] = []
 
 
@@ -110,7 +111,7 @@ async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboa
     confirmations = [await confirmation_share(session, span, now, by=by) for _, span in spans]
     certification = None
     if _certification_figures:
-        certification = await _certification_figures[0](session, [s for _, s in spans])
+        certification = await _certification_figures[0](session, [m for m, _ in spans])
     else:
         notes.append("Certification deadlines are not reported to this dashboard yet.")
     counts = await breaches.counts_by_severity(session)

@@ -213,3 +213,23 @@ async def test_the_reporting_zone_comes_from_the_settings(db, client_as, monkeyp
     assert march["timezone"] == "Europe/Berlin"
     assert march["minutes_in_month"] == 743 * 60
     assert (march["downtime_minutes"], april["downtime_minutes"]) == (30, 30)
+
+
+async def test_certification_figures_come_from_the_shells_provider(db, client_as, monkeypatch):
+    """Monitoring may not import certification: the shell registers a provider (here the
+    test plays the shell) and the chart draws what it gives."""
+    from monitoring.service import dashboard
+
+    asked: list[list[str]] = []
+
+    async def provider(session, months):
+        asked.append(list(months))
+        return [None, 87.5, 100.0]
+
+    monkeypatch.setattr(dashboard, "_certification_figures", [])
+    dashboard.register_certification_figures(provider)
+    operator = await client_as(Role.OPERATOR)
+    page = (await operator.get("/dashboard?months=3")).text
+    assert asked == [["2027-04", "2027-05", "2027-06"]]
+    assert _bars(page, "certification") == {"2027-04": "", "2027-05": "87.5", "2027-06": "100"}
+    assert "not reported to this dashboard" not in page
