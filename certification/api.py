@@ -25,6 +25,7 @@ from certification.schemas import (
 )
 from certification.service import calls, records, reports, sites
 from reservations.models import Site
+from reservations.service import registry
 
 router = APIRouter(prefix="/api/v1", tags=["certification"])
 
@@ -38,7 +39,7 @@ Id = Annotated[int, Query(ge=1, le=MAX_KEY)]
 def _known(site_id: int) -> int:
     # Path ids outside the database's INTEGER range are no site at all.
     if not 1 <= site_id <= MAX_KEY:
-        raise records.registry.SiteNotFound()
+        raise registry.SiteNotFound()
     return site_id
 
 
@@ -142,7 +143,24 @@ async def certification_stats(
     return StatsOut(**vars(figure))
 
 
-@router.post("/sites/import", status_code=201)
+_CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/sites/import", status_code=201, openapi_extra=_CSV_BODY)
 async def import_sites(request: Request, db: Db, actor: Certifier, customer_id: Id) -> ImportedOut:
     """A rollout's sites from CSV (a multipart `file` or a text/csv body): all or nothing."""
     content = await _csv_body(request)

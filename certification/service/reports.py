@@ -3,6 +3,7 @@ share of sites certified within their deadline."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,22 +68,22 @@ class MonthlyFigure:
     share_on_time: float | None
 
 
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """[first instant, first instant of the next month) of YYYY-MM, in UTC."""
+def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """[first instant, first instant of the next month) of YYYY-MM in `zone`, as UTC."""
     try:
         year, number = (int(part) for part in month.split("-"))
-        start = datetime(year, number, 1, tzinfo=UTC)
+        start = datetime(year, number, 1, tzinfo=zone)
     except ValueError:
         raise InvalidInput("month must be YYYY-MM.") from None
     if not 1970 <= year <= 9000:
         raise InvalidInput("month must be YYYY-MM.")
-    end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=UTC)
-    return start, end
+    end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 async def monthly_figure(session: AsyncSession, month: str) -> MonthlyFigure:
-    """Sign-offs in the month (UTC) and how many met the deadline they were held to."""
-    start, end = month_bounds(month)
+    """Sign-offs in the month (the reporting time zone's) and how many met their deadline."""
+    start, end = month_bounds(month, ZoneInfo(get_settings().reporting_timezone))
     sign_offs = (
         await session.scalars(
             select(CertificationSignOff).where(
