@@ -260,9 +260,23 @@ async def request_upgrade(
         )
         await session.flush()
         return record
+    await start_upgrade(session, record, site, actor=who, note=note)
+    return record
+
+
+async def start_upgrade(
+    session: AsyncSession,
+    record: CertificationRecord,
+    site: Site,
+    *,
+    actor: str,
+    note: str | None,
+) -> None:
+    """A certified site changes: it must pass a test call again by the next local midnight."""
+    now = utcnow()
     record.upgrade_requested_at = now
     record.upgrade_note = note
-    audit(session, site.id, who, "upgrade_requested_at", None, now, note=note)
+    audit(session, site.id, actor, "upgrade_requested_at", None, now, note=note)
     await set_deadlines(
         session,
         record,
@@ -270,11 +284,10 @@ async def request_upgrade(
         now,
         None,
         deadlines.upgrade_due(now, site_zone(site)),
-        actor=who,
+        actor=actor,
     )
-    await set_state(session, record, CertificationState.UPGRADE_PENDING, actor=who, note=note)
+    await set_state(session, record, CertificationState.UPGRADE_PENDING, actor=actor, note=note)
     await session.flush()
-    return record
 
 
 def latest_test(tests: Sequence[CertificationTest]) -> CertificationTest | None:

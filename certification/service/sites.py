@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor
-from certification.models import CertificationRecord
+from certification.models import CertificationRecord, CertificationState
+from certification.service import calls
 from certification.service.records import (
     actor_label,
     audit,
     ensure_records,
     information_complete,
+    lock_record,
     mark_information_received,
     open_record,
     require_certifier,
@@ -42,6 +44,11 @@ async def update_site(
         audit(session, site.id, who, name, before, after)
     if information_complete(site):
         await mark_information_received(session, record, site, actor=who, at=utcnow())
+    if "sip_uri" in changed and record.state == CertificationState.CERTIFIED:
+        # The certification proved calls to the old address; the new one is tested the same
+        # day, like an upgrade of the room.
+        record = await lock_record(session, site.id)
+        await calls.start_upgrade(session, record, site, actor=who, note="SIP URI changed")
     await session.flush()
     return site
 

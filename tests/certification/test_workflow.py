@@ -194,3 +194,53 @@ async def test_schedulers_see_their_sites_history_but_cannot_certify(db, make_cu
         )
     ).all()
     assert [r.field for r in rows] == ["site", "info_received_at", "deadline"]
+
+
+async def test_a_new_sip_uri_on_a_certified_site_must_be_tested_the_same_day(
+    db, make_customer, client_as
+):
+    customer = await make_customer(timezone="Europe/Oslo")
+    tech = await client_as(Role.TECHNICIAN)
+    site_id = (await tech.post("/api/v1/sites", json=site_body(customer.id))).json()["id"]
+    probe = (await tech.post(f"/api/v1/sites/{site_id}/certification/tests")).json()["probe_id"]
+    await finish_probe(db, probe)
+    assert (await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")).status_code == 200
+    scheduler = await client_as(Role.SCHEDULER, customer_id=customer.id)
+    # Contacts change nothing for the certification; a new address does.
+    contacts = [{"name": "Ola", "phone": "+47 555 0101"}, {"name": "Kari", "email": "k@x.no"}]
+    kept = await scheduler.patch(f"/api/v1/sites/{site_id}", json={"contacts": contacts})
+    assert kept.json()["certification_state"] == "certified"
+    assert [c["name"] for c in kept.json()["contacts"]] == ["Ola", "Kari"]  # in order
+    with time_machine.travel(datetime(2027, 3, 1, 21, 30, tzinfo=UTC), tick=False):
+        moved = await scheduler.patch(
+            f"/api/v1/sites/{site_id}", json={"sip_uri": "sip:new-codec@10.0.0.9"}
+        )
+        assert moved.json()["certification_state"] == "upgrade_pending"
+        body = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
+    assert body["certify_by"] == "2027-03-01T23:00:00Z"  # midnight in Oslo (UTC+1)
+    history = (await tech.get(f"/api/v1/sites/{site_id}/history")).json()["items"]
+    assert ("sip_uri", "sip:boardroom@127.0.0.1", "sip:new-codec@10.0.0.9") in [
+        (h["field"], h["before"], h["after"]) for h in history
+    ]
+
+
+async def test_bad_site_changes_are_refused_and_change_nothing(db, make_customer, client_as):
+    customer = await make_customer()
+    tech = await client_as(Role.TECHNICIAN)
+    site_id = (await tech.post("/api/v1/sites", json=site_body(customer.id))).json()["id"]
+    await tech.post("/api/v1/sites", json=site_body(customer.id, name="Annex"))
+    before = (await tech.get(f"/api/v1/sites/{site_id}/history")).json()["items"]
+    for body, status in [
+        ({"timezone": "Mars/Olympus"}, 422),
+        ({"sip_uri": "http://x"}, 422),
+        ({"name": None}, 422),
+        ({"kind": "external"}, 422),
+        ({"contacts": [{"phone": "1"}]}, 422),
+        ({"name": "Annex"}, 409),
+        ({"name": "x\x00y"}, 422),
+    ]:
+        response = await tech.patch(f"/api/v1/sites/{site_id}", json=body)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["detail"]
+    assert (await tech.patch("/api/v1/sites/999999", json={"name": "Z"})).status_code == 404
+    assert (await tech.get(f"/api/v1/sites/{site_id}/history")).json()["items"] == before
