@@ -39,7 +39,8 @@ def owner_name(pid: int | None = None) -> str:
 class WorkerProcess:
     def __init__(self, settings: Settings, *, once: bool = False) -> None:
         self.settings = settings
-        self.once = once  # `bridgedesk probe`: exit when nothing is queued or running
+        # `bridgedesk probe`: take probes only, and exit when none is queued or running.
+        self.once = once
         self.owner = owner_name()
         self.queue = WorkQueue(
             make_engine(settings.database_url),
@@ -81,8 +82,10 @@ class WorkerProcess:
                 if not thread.is_alive():
                     log.error("SIP endpoint thread ended; exiting so the supervisor restarts us")
                     return 4
-                self._collect(wait=min(settings.sip_poll_seconds, 0.05 if self.calls else 1))
+                freed = self._collect(wait=min(settings.sip_poll_seconds, 0.05))
                 now = time.monotonic()
+                if freed:
+                    next_claim = now  # a slot is free: refill it now, not at the next poll
                 try:
                     if self.unwritten:
                         self.queue.record(self.unwritten)
@@ -108,7 +111,8 @@ class WorkerProcess:
             self._shutdown(thread)
         return 0
 
-    def _collect(self, *, wait: float) -> None:
+    def _collect(self, *, wait: float) -> int:
+        """Take what the endpoint and the pings reported; returns how many slots it freed."""
         try:
             first = self.events.get(timeout=wait)
         except queue.Empty:
@@ -123,17 +127,23 @@ class WorkerProcess:
             if future.done():
                 del self.pings[key]
                 batch.append(OptionsDone(key, future.result()))
+        freed = 0
         for event in batch:
+            if isinstance(event, CallEnded | OptionsDone):
+                freed += 1
             if isinstance(event, CallEnded):
                 self.calls.pop(event.key, None)
                 self.hangups_sent.discard(event.key)
         self.unwritten += batch
+        return freed
 
     def _claim(self) -> int:
         settings = self.settings
         call_slots = settings.sip_calls_per_process - len(self.calls)
         options_slots = settings.sip_options_in_flight - len(self.pings)
-        items = self.queue.claim(call_slots=call_slots, options_slots=options_slots)
+        items = self.queue.claim(
+            call_slots=call_slots, options_slots=options_slots, dials=not self.once
+        )
         for item in items:
             timeout = item.answer_timeout_seconds or settings.sip_answer_timeout_seconds
             if item.method == "OPTIONS":

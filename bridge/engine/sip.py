@@ -217,9 +217,10 @@ class SipEngine:
                 self._drain_commands()
                 self._start_pending()
                 now = time.monotonic()
-                if now >= self._next_sample:
+                sample = now >= self._next_sample
+                if sample:
                     self._next_sample = now + SAMPLE_SECONDS
-                    self._sample(now)
+                self._check_calls(now, sample_media=sample)
                 self._drop_disconnected()
         finally:
             self._shutdown()
@@ -394,7 +395,9 @@ class SipEngine:
 
     # -- timers, on this thread --
 
-    def _sample(self, now: float) -> None:
+    def _check_calls(self, now: float, *, sample_media: bool) -> None:
+        """Deadlines on every turn of the loop (a probe that holds 0 s hangs up as soon as it
+        is answered, freeing its slot); media counters only every SAMPLE_SECONDS."""
         for tracked in list(self._calls.values()):
             if tracked.hanging_up is not None or tracked.disconnected:
                 continue
@@ -407,7 +410,8 @@ class SipEngine:
                         f"no answer within {command.answer_timeout:g} s",
                     )
                 continue
-            self._sample_media(tracked, now)
+            if sample_media:
+                self._sample_media(tracked, now)
             held = now - tracked.connected_mono
             if command.hold_seconds is not None and held >= command.hold_seconds:
                 self._end(tracked, "completed", "answered" + _held(command.hold_seconds))
@@ -469,6 +473,10 @@ class SipEngine:
         if endpoint is None:
             return
         try:
+            # Calls cut by a stopping process are not the far end's doing: nothing is reported
+            # for them here; the process hands their work back (dials end as engine_lost).
+            for tracked in self._calls.values():
+                tracked.reported = True
             endpoint.hangupAllCalls()
             deadline = time.monotonic() + 2
             while self._calls and time.monotonic() < deadline:

@@ -69,23 +69,24 @@ class WorkQueue:
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
 
-    def claim(self, *, call_slots: int, options_slots: int) -> list[WorkItem]:
+    def claim(self, *, call_slots: int, options_slots: int, dials: bool = True) -> list[WorkItem]:
         """Take up to `call_slots` dials and INVITE probes (dials first: a conference is
-        waiting for them) and up to `options_slots` OPTIONS probes."""
+        waiting for them) and up to `options_slots` OPTIONS probes. A short-lived engine
+        (`bridgedesk probe`) takes no dials: it could not hold them."""
         items: list[WorkItem] = []
         if call_slots <= 0 and options_slots <= 0:
             return items
         now = utcnow()
         with Session(self.engine) as session, session.begin():
-            if call_slots > 0:
-                dials = session.scalars(
+            if call_slots > 0 and dials:
+                queued_dials = session.scalars(
                     select(Dial)
                     .where(Dial.status == "queued")
                     .order_by(Dial.id)
                     .limit(call_slots)
                     .with_for_update(skip_locked=True)
                 ).all()
-                for dial in dials:
+                for dial in queued_dials:
                     dial.status = "dialing"
                     dial.claimed_by = self.owner
                     dial.lease_until = now + self.lease
@@ -96,6 +97,7 @@ class WorkQueue:
                             dial.answer_timeout_seconds,
                         )
                     )  # fmt: skip
+            if call_slots > 0:
                 items += self._claim_probes(session, "INVITE", call_slots - len(items), now)
             if options_slots > 0:
                 items += self._claim_probes(session, "OPTIONS", options_slots, now)

@@ -126,9 +126,10 @@ def _orphans(supervisor_pid: int) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sip_database() -> Iterator[str]:
-    """A migrated, committed PostgreSQL database for one test module; dropped afterwards."""
+    """A migrated, committed PostgreSQL database for the run's SIP tests; dropped afterwards.
+    Tests on it create their own rows and look only at those: the engine below shares it."""
     url = create_pg_database("bridgedesk_sip")
     try:
         yield url
@@ -136,9 +137,10 @@ def sip_database() -> Iterator[str]:
         drop_pg_database(url)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def engine(sip_database: str) -> Iterator[RunningEngine]:
-    """One running SIP engine (two processes) shared by a test module."""
+    """One running SIP engine (two processes) shared by the run's SIP tests (starting one
+    costs seconds). It hangs up a connected dial after 1.5 s without RTP."""
     with sip_engine(sip_database, processes=2, env={"BRIDGEDESK_NO_MEDIA_SECONDS": "1.5"}) as e:
         yield e
 

@@ -3,6 +3,7 @@ row (FOR UPDATE SKIP LOCKED), and the work of a process that died is re-queued a
 number of times and then finished cleanly, never lost; its dials end as engine_lost."""
 
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,9 +15,20 @@ from bridge.models import Dial, Probe
 from bridge.service.dials import get_dials, request_dial
 from bridge.service.probes import get_probe, request_probe
 from bridgedesk.clock import utcnow
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.sip.conftest import session_on
 
 pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def queue_database() -> Iterator[str]:
+    """A database of its own: these tests claim every queued row, no engine may compete."""
+    url = create_pg_database("bridgedesk_sipqueue")
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
 
 
 def _queue(url: str, owner: str, *, max_attempts: int = 3) -> WorkQueue:
@@ -31,8 +43,8 @@ async def _probes(url: str, count: int, method: str = "INVITE") -> list[int]:
         ]
 
 
-async def test_concurrent_claims_never_share_a_row(sip_database):
-    url = sip_database
+async def test_concurrent_claims_never_share_a_row(queue_database):
+    url = queue_database
     ids = set(await _probes(url, 60))
     async with session_on(url) as session:
         dial_ids = {
@@ -66,8 +78,8 @@ async def test_concurrent_claims_never_share_a_row(sip_database):
         queue.engine.dispose()
 
 
-async def test_work_of_a_dead_process_is_requeued_then_failed_cleanly(sip_database):
-    url = sip_database
+async def test_work_of_a_dead_process_is_requeued_then_failed_cleanly(queue_database):
+    url = queue_database
     async with session_on(url) as session:
         await session.execute(update(Probe).values(status="done"))  # earlier tests' rows
         await session.execute(update(Dial).values(status="ended"))
