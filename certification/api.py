@@ -9,7 +9,6 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY, Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor, Role
-from certification.models import CertificationRecord, CertificationTest
 from certification.schemas import (
     CertificationOut,
     HistoryList,
@@ -24,7 +23,6 @@ from certification.schemas import (
     UpgradeIn,
 )
 from certification.service import calls, records, reports, sites
-from reservations.models import Site
 from reservations.service import registry
 
 router = APIRouter(prefix="/api/v1", tags=["certification"])
@@ -43,34 +41,10 @@ def _known(site_id: int) -> int:
     return site_id
 
 
-def certification_out(
-    site: Site, record: CertificationRecord, tests: list[CertificationTest] | tuple = ()
-) -> CertificationOut:
-    now = utcnow()
-    return CertificationOut(
-        site_id=site.id,
-        site_name=site.name,
-        kind=site.kind,
-        state=record.state,
-        info_received_at=record.info_received_at,
-        deadline_kind=record.deadline_kind,
-        rollout_position=record.rollout_position,
-        register_by=record.register_by,
-        registered_at=record.registered_at,
-        certify_by=record.certify_by,
-        deadline=records.current_deadline(record),
-        overdue=records.is_overdue(record, now),
-        upgrade_requested_at=record.upgrade_requested_at,
-        tests=[TestOut.from_model(t) for t in tests],
-        signed_off_by=record.signed_off_by,
-        certified_at=record.certified_at,
-    )
-
-
 @router.get("/sites/{site_id}/certification")
 async def get_certification(site_id: int, db: Db, actor: CurrentActor) -> CertificationOut:
     site, record, tests = await calls.overview(db, _known(site_id), by=actor)
-    return certification_out(site, record, list(tests))
+    return CertificationOut.from_records(site, record, tests, now=utcnow())
 
 
 @router.get("/sites/{site_id}/history")
@@ -98,7 +72,7 @@ async def run_test(site_id: int, db: Db, actor: Certifier) -> TestOut:
 async def sign_off(site_id: int, db: Db, actor: Certifier) -> CertificationOut:
     await calls.sign_off(db, _known(site_id), by=actor)
     site, record, tests = await calls.overview(db, site_id, by=actor)
-    return certification_out(site, record, list(tests))
+    return CertificationOut.from_records(site, record, tests, now=utcnow())
 
 
 @router.post("/sites/{site_id}/upgrade")
@@ -107,7 +81,7 @@ async def request_upgrade(
 ) -> CertificationOut:
     await calls.request_upgrade(db, _known(site_id), by=actor, note=body.note if body else None)
     site, record, tests = await calls.overview(db, site_id, by=actor)
-    return certification_out(site, record, list(tests))
+    return CertificationOut.from_records(site, record, tests, now=utcnow())
 
 
 @router.get("/certification/queue")

@@ -1,7 +1,8 @@
 """The JSON shapes of the certification API."""
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -14,7 +15,9 @@ from pydantic import (
 )
 
 from bridgedesk.schemas import FromRow
-from certification.service import sites
+from certification.models import CertificationRecord, CertificationTest
+from certification.service import records, sites
+from reservations.models import Site
 
 
 def _zone(name: str) -> str:
@@ -130,6 +133,34 @@ class CertificationOut(BaseModel):
     tests: list[TestOut]
     signed_off_by: str | None
     certified_at: datetime | None
+
+    @classmethod
+    def from_records(
+        cls,
+        site: Site,
+        record: CertificationRecord,
+        tests: Sequence[CertificationTest],
+        *,
+        now: datetime,
+    ) -> Self:
+        return cls(
+            site_id=site.id,
+            site_name=site.name,
+            kind=site.kind,
+            state=record.state,
+            info_received_at=record.info_received_at,
+            deadline_kind=record.deadline_kind,
+            rollout_position=record.rollout_position,
+            register_by=record.register_by,
+            registered_at=record.registered_at,
+            certify_by=record.certify_by,
+            deadline=records.current_deadline(record),
+            overdue=records.is_overdue(record, now),
+            upgrade_requested_at=record.upgrade_requested_at,
+            tests=[TestOut.from_model(t) for t in tests],
+            signed_off_by=record.signed_off_by,
+            certified_at=record.certified_at,
+        )
 
 
 class HistoryOut(FromRow):

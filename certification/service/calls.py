@@ -290,10 +290,6 @@ async def start_upgrade(
     await session.flush()
 
 
-def latest_test(tests: Sequence[CertificationTest]) -> CertificationTest | None:
-    return tests[0] if tests else None
-
-
 async def overview(
     session: AsyncSession, site_id: int, *, by: Actor
 ) -> tuple[Site, CertificationRecord, Sequence[CertificationTest]]:
