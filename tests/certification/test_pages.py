@@ -136,3 +136,16 @@ async def _site(db, customer_id: int) -> Site:
     db.add(site)
     await db.flush()
     return site
+
+
+async def test_a_refused_sign_off_shows_why_on_the_site_page(db, make_customer, make_user, sign_in):
+    customer = await make_customer()
+    site = await _site(db, customer.id)
+    browser = await sign_in(await make_user(Role.TECHNICIAN))
+    page = await browser.get(f"/certification/sites/{site.id}")
+    refused = await browser.post(
+        f"/certification/sites/{site.id}/sign-off", data={"csrf_token": csrf_of(page)}
+    )
+    assert refused.status_code == 409
+    assert "has no test call yet" in refused.text
+    assert 'data-testid="certification-state">registered<' in refused.text
