@@ -4,15 +4,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import CurrentActor, current_actor
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY, Db
-from bridgedesk.errors import Conflict, InvalidInput
+from bridgedesk.errors import Conflict, DomainError, InvalidInput
 from bridgedesk.identity import Actor
 from bridgedesk.web import render
 from certification.models import TestOutcome
+from certification.schemas import SitePatch
 from certification.service import calls, records, sites
 from reservations.service import registry
 
@@ -59,6 +61,9 @@ async def _site_context(db: AsyncSession, actor: Actor, site_id: int) -> dict[st
         and record.state != "certified",
         "may_upgrade": actor.role in calls.UPGRADE_REQUESTERS and record.state == "certified",
         "describe": calls.describe,
+        "may_edit": actor.role in registry.SITE_REGISTRARS,
+        "contacts_text": contacts_text(site.contacts),
+        "zones": sorted(sites.known_zones()),
     }
 
 
@@ -135,3 +140,59 @@ async def import_upload(request: Request, db: Db, actor: CurrentActor) -> Respon
             chosen=customer_id,
         )
     return await _import_form(request, db, actor, imported=created, chosen=customer_id)
+
+
+CONTACT_FIELDS = ("name", "phone", "pager", "mobile", "email")
+
+
+def contacts_text(contacts: list[dict[str, Any]]) -> str:
+    """One contact per line, fields separated by '|': name | phone | pager | mobile | email."""
+    return "\n".join(" | ".join(str(c.get(k) or "") for k in CONTACT_FIELDS) for c in contacts)
+
+
+def parse_contacts(text: str) -> list[dict[str, str]]:
+    contacts = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        values = [v.strip() for v in line.split("|")]
+        if len(values) > len(CONTACT_FIELDS):
+            raise InvalidInput(f"Too many '|' fields in the contact line {line.strip()!r}.")
+        contacts.append({k: v for k, v in zip(CONTACT_FIELDS, values, strict=False) if v})
+    return contacts
+
+
+@router.post("/certification/sites/{site_id:int}/details")
+async def update_details(request: Request, site_id: int, db: Db, actor: CurrentActor) -> Response:
+    """The site's registry entry edited from its page; same rules as PATCH /api/v1/sites/{id}."""
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    try:
+        async with db.begin_nested():
+            patch = SitePatch.model_validate(
+                {
+                    **{k: fields[k] or None for k in ("audio_uri",) if k in fields},
+                    **{
+                        k: fields[k]
+                        for k in ("name", "timezone", "sip_uri", "billing_zone", "max_speed_kbps")
+                        if fields.get(k)
+                    },
+                    "contacts": parse_contacts(fields.get("contacts", "")),
+                }
+            )
+            await sites.update_site(db, _site_id(site_id), patch.changes(), by=actor)
+    except (ValidationError, ValueError, DomainError) as refusal:
+        context = await _site_context(db, actor, site_id)
+        context["details_refusal"] = _refusal_text(refusal)
+        return render(request, "certification/site.html", context, actor=actor, status_code=422)
+    return RedirectResponse(f"/certification/sites/{site_id}", status_code=303)
+
+
+def _refusal_text(refusal: Exception) -> str:
+    if isinstance(refusal, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in refusal.errors()
+        )
+    if isinstance(refusal, DomainError):
+        return refusal.detail
+    return str(refusal)

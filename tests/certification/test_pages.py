@@ -149,3 +149,40 @@ async def test_a_refused_sign_off_shows_why_on_the_site_page(db, make_customer, 
     assert refused.status_code == 409
     assert "has no test call yet" in refused.text
     assert 'data-testid="certification-state">registered<' in refused.text
+
+
+async def test_contacts_completed_from_the_site_page_start_the_deadline(
+    db, make_customer, make_user, sign_in
+):
+    customer = await make_customer()
+    site = await _site(db, customer.id)
+    site.contacts = []
+    await db.flush()
+    scheduler = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    page = await scheduler.get(f"/certification/sites/{site.id}")
+    assert "information incomplete" in page.text
+    form = {
+        "csrf_token": csrf_of(page),
+        "name": "Boardroom",
+        "timezone": "Pacific/Kiritimati",
+        "sip_uri": "sip:boardroom@127.0.0.1",
+        "audio_uri": "tel:+686555",
+        "max_speed_kbps": "768",
+        "billing_zone": "PACIFIC",
+        "contacts": "Tei | +686 1 | | | tei@example.com\nKai | | 555-PAGE",
+    }
+    bad = await scheduler.post(
+        f"/certification/sites/{site.id}/details", data={**form, "timezone": "Nowhere/Land"}
+    )
+    assert bad.status_code == 422 and "unknown IANA time zone" in bad.text
+    saved = await scheduler.post(f"/certification/sites/{site.id}/details", data=form)
+    assert saved.status_code == 303, saved.text
+    await db.refresh(site)
+    assert site.contacts == [
+        {"name": "Tei", "phone": "+686 1", "email": "tei@example.com"},
+        {"name": "Kai", "pager": "555-PAGE"},
+    ]
+    assert (site.timezone, site.audio_uri) == ("Pacific/Kiritimati", "tel:+686555")
+    shown = await scheduler.get(f"/certification/sites/{site.id}")
+    assert "information incomplete" not in shown.text
+    assert re.search(r"Certify by</th><td[^>]*>\d{4}-\d\d-\d\d", shown.text)
