@@ -21,7 +21,6 @@ rounding of the aggregate, and drops the database.
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import random
@@ -104,26 +103,62 @@ def load(url: str, customers: int, conferences: int, legs_per_conference: int) -
             for s in range(4):
                 sites.append(
                     (
-                        (c - 1) * 4 + s + 1, c, f"Site {c}-{s}", "room", "UTC", "sip:x@127.0.0.1",
-                        4096, "US" if s % 2 == 0 else "EU", "[]", "certified", now,
+                        (c - 1) * 4 + s + 1,
+                        c,
+                        f"Site {c}-{s}",
+                        "room",
+                        "UTC",
+                        "sip:x@127.0.0.1",
+                        4096,
+                        "US" if s % 2 == 0 else "EU",
+                        "[]",
+                        "certified",
+                        now,
                     )
                 )
         _copy(
             cursor,
             "reservations_sites",
-            ["id", "customer_id", "name", "kind", "timezone", "sip_uri", "max_speed_kbps",
-             "billing_zone", "contacts", "certification_state", "created_at"],
+            [
+                "id",
+                "customer_id",
+                "name",
+                "kind",
+                "timezone",
+                "sip_uri",
+                "max_speed_kbps",
+                "billing_zone",
+                "contacts",
+                "certification_state",
+                "created_at",
+            ],
             sites,
         )
         tiers = json.dumps([{"up_to_kbps": up, "per_minute": p} for up, p in TIERS])
         _copy(
             cursor,
             "billing_rate_plans",
-            ["customer_id", "currency", "effective_from", "speed_tiers", "zones", "features",
-             "created_at", "created_by"],
             [
-                (c, "USD", "2026-01-01", tiers, json.dumps(PLAN_ZONES), json.dumps(FEATURES),
-                 now, "bench")
+                "customer_id",
+                "currency",
+                "effective_from",
+                "speed_tiers",
+                "zones",
+                "features",
+                "created_at",
+                "created_by",
+            ],
+            [
+                (
+                    c,
+                    "USD",
+                    "2026-01-01",
+                    tiers,
+                    json.dumps(PLAN_ZONES),
+                    json.dumps(FEATURES),
+                    now,
+                    "bench",
+                )
                 for c in range(1, customers + 1)
             ],
         )
@@ -134,12 +169,25 @@ def load(url: str, customers: int, conferences: int, legs_per_conference: int) -
                 conference_id += 1
                 start = month_start + k * slot
                 end = start + timedelta(hours=1)
-                features = json.dumps(FEATURES[k % 3 : k % 3 + 1] and [FEATURES[k % 3]["code"]])
+                features = json.dumps([FEATURES[k % 3]["code"]])  # one of each per in turn
                 conference_rows.append(
                     (
-                        conference_id, f"C-2026-{conference_id:07d}", c, "Bench", "Lee", c,
-                        "Scheduler", "PRJ", features, start, end, "ended", False,
-                        start - timedelta(days=2), False, False,
+                        conference_id,
+                        f"C-2026-{conference_id:07d}",
+                        c,
+                        "Bench",
+                        "Lee",
+                        c,
+                        "Scheduler",
+                        "PRJ",
+                        features,
+                        start,
+                        end,
+                        "ended",
+                        False,
+                        start - timedelta(days=2),
+                        False,
+                        False,
                     )
                 )
                 site_ids = [(c - 1) * 4 + s + 1 for s in range(4)]
@@ -148,7 +196,7 @@ def load(url: str, customers: int, conferences: int, legs_per_conference: int) -
                 # Legs: one per site; every fourth conference, the first site drops at
                 # 20 minutes and reconnects (two records), and the last site never connects.
                 legs: list[tuple[int, datetime, datetime]] = []
-                for index, site_id in enumerate(site_ids[:legs_per_conference]):
+                for site_id in site_ids[:legs_per_conference]:
                     at = start + timedelta(seconds=rng.randint(0, 90))
                     length = timedelta(seconds=rng.randint(30 * 60, 65 * 60))
                     legs.append((site_id, at, at + length))
@@ -160,16 +208,39 @@ def load(url: str, customers: int, conferences: int, legs_per_conference: int) -
                 for site_id, at, until in legs:
                     records.append(
                         (
-                            conference_id, f"C-2026-{conference_id:07d}", c, site_id, at, until,
-                            rng.choice(SPEEDS), "normal", "bridge", now,
+                            conference_id,
+                            f"C-2026-{conference_id:07d}",
+                            c,
+                            site_id,
+                            at,
+                            until,
+                            rng.choice(SPEEDS),
+                            "normal",
+                            "bridge",
+                            now,
                         )
                     )
         _copy(
             cursor,
             "reservations_conferences",
-            ["id", "number", "customer_id", "title", "leader_name", "requester_id",
-             "requester_name", "project_code", "features", "starts_at", "ends_at", "status",
-             "recorded", "booked_at", "adhoc", "overflow"],
+            [
+                "id",
+                "number",
+                "customer_id",
+                "title",
+                "leader_name",
+                "requester_id",
+                "requester_name",
+                "project_code",
+                "features",
+                "starts_at",
+                "ends_at",
+                "status",
+                "recorded",
+                "booked_at",
+                "adhoc",
+                "overflow",
+            ],
             conference_rows,
         )
         _copy(
@@ -181,14 +252,29 @@ def load(url: str, customers: int, conferences: int, legs_per_conference: int) -
         _copy(
             cursor,
             "bridge_call_records",
-            ["conference_id", "conference_number", "customer_id", "site_id", "connected_at",
-             "disconnected_at", "speed_kbps", "disconnect_cause", "source", "created_at"],
+            [
+                "conference_id",
+                "conference_number",
+                "customer_id",
+                "site_id",
+                "connected_at",
+                "disconnected_at",
+                "speed_kbps",
+                "disconnect_cause",
+                "source",
+                "created_at",
+            ],
             records,
         )
-        for table in ("reservations_customers", "bridgedesk_users", "reservations_sites",
-                      "reservations_conferences"):
+        for table in (
+            "reservations_customers",
+            "bridgedesk_users",
+            "reservations_sites",
+            "reservations_conferences",
+        ):
             cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
             )
         connection.commit()
         cursor.execute("ANALYZE")
@@ -233,9 +319,14 @@ async def draft(url: str) -> tuple[float, dict[int, Decimal], int]:
     from bridgedesk.db import database, unit_of_work
 
     started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"  {time.perf_counter() - started:7.2f} s  {message}")
+
     async with unit_of_work() as session:
-        result = await invoices.run_month(session, PERIOD, by=None, progress=print)
+        result = await invoices.run_month(session, PERIOD, by=None, progress=progress)
     elapsed = time.perf_counter() - started
+    print(f"  {elapsed:7.2f} s  committed")
     # Site lines only, to compare with the aggregate (which knows nothing of features).
     from sqlalchemy import select
 
@@ -267,8 +358,10 @@ def main() -> None:
         upgrade(url)
         started = time.perf_counter()
         legs = load(url, args.customers, args.conferences, args.legs_per_conference)
-        print(f"loaded {args.conferences} conferences, {legs} call records for "
-              f"{args.customers} customers in {time.perf_counter() - started:.1f} s")
+        print(
+            f"loaded {args.conferences} conferences, {legs} call records for "
+            f"{args.customers} customers in {time.perf_counter() - started:.1f} s"
+        )
         aggregate_seconds, expected = aggregate(url)
         draft_seconds, drafted, conferences = asyncio.run(draft(url))
         # The aggregate again, after the draft: a warm cache for both, the better of two.
@@ -278,8 +371,10 @@ def main() -> None:
         # Each site line is rounded once: the invoice may differ by half a cent per line.
         lines_per_customer = args.conferences // args.customers * 4
         assert worst <= Decimal("0.005") * lines_per_customer, worst
-        print(f"draft all invoices:   {draft_seconds:8.2f} s  ({conferences} conferences, "
-              f"{legs} legs, {len(drafted)} invoices)")
+        print(
+            f"draft all invoices:   {draft_seconds:8.2f} s  ({conferences} conferences, "
+            f"{legs} legs, {len(drafted)} invoices)"
+        )
         print(f"one SQL aggregate:    {aggregate_seconds:8.2f} s")
         print(f"draft / aggregate:    {draft_seconds / aggregate_seconds:8.1f}")
         print(f"largest difference of site charges per customer vs. the aggregate: {worst} USD")
