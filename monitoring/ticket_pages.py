@@ -1,0 +1,172 @@
+"""The help desk's pages: the ticket list, opening a ticket, and a ticket's page with its
+clocks, timeline and the desk's actions. Thin handlers over the tickets service."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridgedesk.auth import CurrentActor, current_actor
+from bridgedesk.clock import utcnow
+from bridgedesk.db import MAX_KEY, Db
+from bridgedesk.errors import InvalidInput
+from bridgedesk.identity import Actor
+from bridgedesk.web import render
+from monitoring.models import Ticket
+from monitoring.service import tickets
+from monitoring.service.sla import SEVERITIES
+from reservations.service import registry
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(current_actor)])
+
+ACTIONS = ("respond", "update", "escalate", "wait", "resume", "resolve", "reopen")
+Text = Annotated[str, Form(max_length=4000)]
+Short = Annotated[str, Form(max_length=300)]
+
+
+def _clean(value: str) -> str | None:
+    if "\x00" in value:
+        raise InvalidInput("Text may not contain NUL characters.")
+    return value.strip() or None
+
+
+def _ticket_id(value: int) -> int:
+    if value > MAX_KEY:
+        raise tickets.TicketNotFound()
+    return value
+
+
+def _late(due: datetime | None, done: datetime | None, now: datetime) -> bool:
+    return due is not None and (done or now) > due
+
+
+async def _customer_names(db: AsyncSession, actor: Actor) -> dict[int, str]:
+    return {c.id: c.name for c in await registry.list_customers(db, by=actor)}
+
+
+@router.get("/tickets")
+async def ticket_list(
+    request: Request, db: Db, actor: CurrentActor, status: str | None = None
+) -> Response:
+    chosen = status if status in tickets.STATUSES else None
+    found = await tickets.list_tickets(db, by=actor, status=chosen)
+    now = utcnow()
+    return render(
+        request,
+        "monitoring/tickets.html",
+        {
+            "tickets": found,
+            "status": chosen,
+            "statuses": tickets.STATUSES,
+            "customers": await _customer_names(db, actor),
+            "late": {t.id: _late(t.respond_by, t.responded_at, now) for t in found},
+            "may_open": actor.role in tickets.OPENERS,
+        },
+        actor=actor,
+    )
+
+
+@router.get("/tickets/new")
+async def new_ticket_form(request: Request, db: Db, actor: CurrentActor) -> Response:
+    return render(
+        request,
+        "monitoring/ticket_form.html",
+        {
+            "customers": await _customer_names(db, actor),
+            "severities": SEVERITIES,
+            "channels": tickets.CHANNELS,
+        },
+        actor=actor,
+    )
+
+
+@router.post("/tickets/new")
+async def open_ticket(
+    db: Db,
+    actor: CurrentActor,
+    customer_id: Annotated[int, Form(ge=1, le=MAX_KEY)],
+    severity: Annotated[str, Form(max_length=3)],
+    channel: Annotated[str, Form(max_length=10)],
+    summary: Short,
+    description: Text,
+    caller_name: Short = "",
+    caller_account: Annotated[str, Form(max_length=100)] = "",
+    caller_system: Short = "",
+) -> Response:
+    if not (_clean(summary) and _clean(description)):
+        raise InvalidInput("A summary and a description are needed.")
+    ticket = await tickets.open_ticket(
+        db,
+        tickets.NewTicket(
+            customer_id=customer_id,
+            severity=severity,
+            summary=summary.strip(),
+            description=description.strip(),
+            channel=channel,
+            caller_name=_clean(caller_name),
+            caller_account=_clean(caller_account),
+            caller_system=_clean(caller_system),
+        ),
+        by=actor,
+    )
+    return RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
+
+
+async def _page(request: Request, db: AsyncSession, actor: Actor, ticket: Ticket) -> Response:
+    now = utcnow()
+    context: dict[str, Any] = {
+        "ticket": ticket,
+        "customer": (await _customer_names(db, actor)).get(ticket.customer_id, ""),
+        "timeline": await tickets.timeline(db, ticket),
+        "breaches": await tickets.breaches_of(db, ticket),
+        "handler": actor.role in tickets.HANDLERS,
+        "may_reopen": actor.role in tickets.OPENERS,
+        "severities": SEVERITIES,
+        "tiers": tickets.TIERS,
+        "closure_reasons": tickets.CLOSURE_REASONS,
+        "late_response": _late(ticket.respond_by, ticket.responded_at, now),
+        "late_resolution": _late(ticket.resolve_by, ticket.resolved_at, now),
+    }
+    return render(request, "monitoring/ticket.html", context, actor=actor)
+
+
+@router.get("/tickets/{ticket_id:int}")
+async def ticket_page(request: Request, ticket_id: int, db: Db, actor: CurrentActor) -> Response:
+    ticket = await tickets.get_ticket(db, _ticket_id(ticket_id), by=actor)
+    return await _page(request, db, actor, ticket)
+
+
+@router.post("/tickets/{ticket_id:int}/{action}")
+async def ticket_action(
+    ticket_id: int,
+    action: str,
+    db: Db,
+    actor: CurrentActor,
+    note: Text = "",
+    severity: Annotated[str, Form(max_length=3)] = "",
+    tier: Annotated[str, Form(max_length=12)] = "",
+    closure_reason: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    ticket_id = _ticket_id(ticket_id)
+    if action not in ACTIONS:
+        raise tickets.TicketNotFound("No such action on a ticket.")
+    text = _clean(note)
+    if action == "respond":
+        await tickets.respond(db, ticket_id, note=text, severity=severity or None, by=actor)
+    elif action == "update":
+        if text is None:
+            raise InvalidInput("An update needs a note for the customer.")
+        await tickets.post_update(db, ticket_id, note=text, by=actor)
+    elif action == "escalate":
+        await tickets.escalate(db, ticket_id, tier=tier or None, note=text, by=actor)
+    elif action == "wait":
+        await tickets.wait_on_customer(db, ticket_id, note=text, by=actor)
+    elif action == "resume":
+        await tickets.resume(db, ticket_id, note=text, by=actor)
+    elif action == "resolve":
+        await tickets.resolve(db, ticket_id, closure_reason=closure_reason, note=text, by=actor)
+    else:
+        await tickets.reopen(db, ticket_id, note=text, by=actor)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)

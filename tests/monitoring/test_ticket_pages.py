@@ -1,0 +1,139 @@
+"""The help desk's pages: a scheduler opens a ticket on the web, the desk works it through
+its forms (CSRF on each), the customer reopens it; other customers see nothing of it."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from bridgedesk.identity import Role
+
+T = datetime(2027, 1, 12, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    with time_machine.travel(T, tick=False) as traveller:
+        yield traveller
+
+
+def csrf(page) -> str:
+    found = re.search(r'name="csrf[_-]token" (?:value|content)="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+async def test_a_ticket_from_the_web_form_to_resolution(
+    db, make_customer, make_user, sign_in, frozen_time
+):
+    customer = await make_customer(name="Acme")
+    scheduler = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    form = await scheduler.get("/tickets/new")
+    assert form.status_code == 200 and "Acme" in form.text
+    opened = await scheduler.post(
+        "/tickets/new",
+        data={
+            "csrf_token": csrf(form),
+            "customer_id": str(customer.id),
+            "severity": "SL4",
+            "channel": "phone",
+            "summary": "Board meeting cannot connect",
+            "description": "Every site gets 'bridge unreachable'.",
+            "caller_account": "ACME-0042",
+        },
+    )
+    assert opened.status_code == 303
+    url = opened.headers["location"]
+    page = await scheduler.get(url)
+    assert "Board meeting cannot connect" in page.text
+    assert "2027-01-12 09:10 UTC" in page.text  # SL4: answered within 10 minutes
+    assert 'data-testid="actions"' not in page.text  # the customer cannot work it
+
+    desk = await sign_in(await make_user(Role.TECHNICIAN))
+    page = await desk.get(url)
+    frozen_time.shift(timedelta(minutes=4))
+    for action, data in (
+        ("respond", {"note": "Looking", "severity": "SL4"}),
+        ("wait", {}),
+        ("resume", {}),
+        ("escalate", {}),
+        ("update", {"note": "Firmware fix in test"}),
+        ("resolve", {"closure_reason": "patch_provided"}),
+    ):
+        done = await desk.post(f"{url}/{action}", data={"csrf_token": csrf(page), **data})
+        assert done.status_code == 303, (action, done.text)
+        page = await desk.get(url)
+    kinds = re.findall(r'<li data-kind="(\w+)"', page.text)
+    assert kinds == [
+        "opened",
+        "responded",
+        "waiting",
+        "resumed",
+        "escalated",
+        "updated",
+        "resolved",
+    ]
+    assert "tier 2" in page.text and "patch provided" in page.text
+
+    page = await scheduler.get(url)
+    reopened = await scheduler.post(f"{url}/reopen", data={"csrf_token": csrf(page), "note": "no"})
+    assert reopened.status_code == 303
+    listed = await scheduler.get("/tickets?status=responded")
+    assert url.rsplit("/", 1)[1] in re.findall(r'data-ticket="(\d+)"', listed.text)
+
+    outsider = await sign_in(await make_user(Role.SCHEDULER))
+    assert (await outsider.get(url)).status_code == 404
+    assert 'data-ticket="' not in (await outsider.get("/tickets")).text
+
+
+async def test_forms_need_their_csrf_token_and_the_right_role(
+    db, make_customer, make_user, sign_in
+):
+    customer = await make_customer()
+    scheduler = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    refused = await scheduler.post(
+        "/tickets/new",
+        data={
+            "customer_id": str(customer.id),
+            "severity": "SL1",
+            "channel": "web",
+            "summary": "x",
+            "description": "y",
+        },
+    )
+    assert refused.status_code == 403
+    form = await scheduler.get("/tickets/new")
+    opened = await scheduler.post(
+        "/tickets/new",
+        data={
+            "csrf_token": csrf(form),
+            "customer_id": str(customer.id),
+            "severity": "SL1",
+            "channel": "web",
+            "summary": "x",
+            "description": "y",
+        },
+    )
+    url = opened.headers["location"]
+    page = await scheduler.get(url)
+    responded = await scheduler.post(f"{url}/respond", data={"csrf_token": csrf(page)})
+    assert responded.status_code == 403
+    assert (
+        await scheduler.post(f"{url}/explode", data={"csrf_token": csrf(page)})
+    ).status_code == 404
+    assert (await scheduler.get("/tickets/99999999999")).status_code == 404
+    billing = await sign_in(await make_user(Role.BILLING, customer_id=customer.id))
+    form = await billing.get("/tickets/new")
+    denied = await billing.post(
+        "/tickets/new",
+        data={
+            "csrf_token": csrf(form),
+            "customer_id": str(customer.id),
+            "severity": "SL1",
+            "channel": "web",
+            "summary": "x",
+            "description": "y",
+        },
+    )
+    assert denied.status_code == 403
