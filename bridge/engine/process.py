@@ -91,7 +91,7 @@ class WorkerProcess:
                         self.queue.record(self.unwritten)
                         self.unwritten = []
                     if now >= next_renew and (self.calls or self.pings):
-                        self.queue.renew([*self.calls, *self.pings])
+                        self._drop_lost(self.queue.renew([*self.calls, *self.pings]))
                         next_renew = now + renew_every
                     if now >= next_hangups:
                         self._forward_hangups()
@@ -162,6 +162,15 @@ class WorkerProcess:
                 )
             )
         return len(items)
+
+    def _drop_lost(self, lost: set[str]) -> None:
+        """Work whose claim ran out (this process was cut off from the database for longer
+        than its lease) belongs to someone else now: a call for it is hung up, not kept."""
+        for key in lost:
+            if key in self.calls:
+                log.warning("lost the claim on %s; hanging up", key)
+                self.calls.pop(key)
+                self.engine.hang_up(key)
 
     def _forward_hangups(self) -> None:
         dial_ids = [int(key.split(":")[1]) for key in self.calls if key.startswith("dial:")]

@@ -125,8 +125,10 @@ class WorkQueue:
             for p in probes
         ]
 
-    def renew(self, keys: Iterable[str]) -> None:
-        """Extend this process's leases on what it is working on."""
+    def renew(self, keys: Iterable[str]) -> set[str]:
+        """Extend this process's leases on what it is working on; returns the keys it no
+        longer holds (its lease ran out while it was cut off, and the work went elsewhere)."""
+        keys = list(keys)
         probe_ids, dial_ids = _split(keys)
         until = utcnow() + self.lease
         with Session(self.engine) as session, session.begin():
@@ -150,6 +152,26 @@ class WorkQueue:
                     )
                     .values(lease_until=until)
                 )
+            held = {
+                f"probe:{i}"
+                for i in session.scalars(
+                    select(Probe.id).where(
+                        Probe.id.in_(probe_ids),
+                        Probe.claimed_by == self.owner,
+                        Probe.status == "running",
+                    )
+                )
+            } | {
+                f"dial:{i}"
+                for i in session.scalars(
+                    select(Dial.id).where(
+                        Dial.id.in_(dial_ids),
+                        Dial.claimed_by == self.owner,
+                        Dial.status.in_(LIVE_DIAL_STATES),
+                    )
+                )
+            }
+        return set(keys) - held
 
     def hangups_requested(self, dial_ids: Collection[int]) -> list[int]:
         if not dial_ids:

@@ -103,7 +103,16 @@ async def test_work_of_a_dead_process_is_requeued_then_failed_cleanly(queue_data
                 .where(Dial.claimed_by == dead.owner)
                 .values(lease_until=utcnow() - timedelta(seconds=1))
             )
+        assert dead.renew([f"probe:{probe_id}"]) == set()  # still its own until reaped
+        async with session_on(url) as session:
+            await session.execute(
+                update(Probe)
+                .where(Probe.id == probe_id)
+                .values(lease_until=utcnow() - timedelta(seconds=1))
+            )
         survivor.reap()
+        # Cut off past its lease, the process learns the work is no longer its own.
+        assert dead.renew([f"probe:{probe_id}"]) == {f"probe:{probe_id}"}
         dead.engine.dispose()
         async with session_on(url) as session:
             view = await get_probe(session, probe_id)
