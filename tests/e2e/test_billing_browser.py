@@ -28,16 +28,19 @@ pytestmark = [
 ]
 
 
-def _last_month() -> tuple[str, datetime]:
+def _quiet_month() -> tuple[str, datetime]:
+    """Three months back: before the demo's month of calls, so the draft holds only ours."""
     from zoneinfo import ZoneInfo
 
-    period = previous_period(period_of(datetime.now(UTC), ZoneInfo("UTC")))
+    period = period_of(datetime.now(UTC), ZoneInfo("UTC"))
+    for _ in range(3):
+        period = previous_period(period)
     year, month = map(int, period.split("-"))
     return period, datetime(year, month, 10, 15, 0, tzinfo=UTC)
 
 
 def _held_conference(database_url: str, start: datetime) -> tuple[str, int]:
-    """Acme's conference held last month, with a drop and reconnect of its New York room."""
+    """Acme's conference held that month, with a drop and reconnect of its New York room."""
     engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
     with Session(engine) as session, session.begin():
         acme = session.scalars(select(Customer).where(Customer.name == "Acme Corporation")).one()
@@ -105,7 +108,7 @@ def _held_conference(database_url: str, start: datetime) -> tuple[str, int]:
 def server(tmp_path: Path) -> Iterator[tuple[RunningServer, str, str, int]]:
     database_url = f"sqlite:///{tmp_path / 'bridgedesk.db'}"
     run_cli(database_url, "demo")
-    period, start = _last_month()
+    period, start = _quiet_month()
     number, ny_id = _held_conference(database_url, start)
     output = run_cli(database_url, "invoices", "run", "--month", period)
     assert f"{period}: 1 draft invoice(s), 1 conferences" in output, output
