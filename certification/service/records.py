@@ -112,8 +112,7 @@ async def ensure_records(session: AsyncSession) -> int:
         # Two requests may both find the same new site; the loser's insert fails on the
         # primary key and it reads the winner's records instead.
         async with session.begin_nested():
-            for site in missing:
-                await open_record(session, site, actor=REGISTRY_ACTOR, at=site.created_at)
+            await open_records(session, missing, actor=REGISTRY_ACTOR)
     except IntegrityError:
         return 0
     return len(missing)
@@ -123,27 +122,64 @@ async def open_record(
     session: AsyncSession, site: Site, *, actor: str, at: datetime
 ) -> CertificationRecord:
     """The record of a newly registered site, its registration in the audit trail."""
-    record = CertificationRecord(
-        site_id=site.id,
-        customer_id=site.customer_id,
-        state=site.certification_state or CertificationState.REGISTERED,
-        created_at=utcnow(),
-    )
-    session.add(record)
-    audit(
-        session,
-        site.id,
-        actor,
-        "site",
-        None,
-        f"{site.name} ({site.kind}, {site.timezone}, {site.sip_uri})",
-        note="site registered",
-        at=at,
-    )
+    return (await open_records(session, [site], actor=actor, at=at))[0]
+
+
+async def open_records(
+    session: AsyncSession, sites: Sequence[Site], *, actor: str, at: datetime | None = None
+) -> list[CertificationRecord]:
+    """Records for newly registered sites (in order), each registered at `at` or its
+    `created_at`; the rollout positions of a batch follow one another."""
+    made = []
+    awaiting: dict[int, int] = {}
+    for site in sites:
+        record = CertificationRecord(
+            site_id=site.id,
+            customer_id=site.customer_id,
+            state=site.certification_state or CertificationState.REGISTERED,
+            created_at=utcnow(),
+        )
+        session.add(record)
+        when = at or site.created_at
+        audit(
+            session,
+            site.id,
+            actor,
+            "site",
+            None,
+            f"{site.name} ({site.kind}, {site.timezone}, {site.sip_uri})",
+            note="site registered",
+            at=when,
+        )
+        if information_complete(site):
+            if site.customer_id not in awaiting:
+                awaiting[site.customer_id] = await _awaiting_first_certification(
+                    session, site.customer_id
+                )
+            awaiting[site.customer_id] += 1
+            await _information_received(
+                session, record, site, actor=actor, at=when, position=awaiting[site.customer_id]
+            )
+        made.append(record)
     await session.flush()
-    if information_complete(site):
-        await mark_information_received(session, record, site, actor=actor, at=at)
-    return record
+    return made
+
+
+async def _awaiting_first_certification(session: AsyncSession, customer_id: int) -> int:
+    """How many of the customer's sites with complete information await first certification."""
+    await session.flush()
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(CertificationRecord)
+            .where(
+                CertificationRecord.customer_id == customer_id,
+                CertificationRecord.first_certified_at.is_(None),
+                CertificationRecord.info_received_at.is_not(None),
+            )
+        )
+        or 0
+    )
 
 
 async def mark_information_received(
@@ -152,28 +188,30 @@ async def mark_information_received(
     """Set `info_received_at` (once) and the first-certification deadlines it starts."""
     if record.info_received_at is not None:
         return
+    position = 1 + await _awaiting_first_certification(session, record.customer_id)
+    await _information_received(session, record, site, actor=actor, at=at, position=position)
+    await session.flush()
+
+
+async def _information_received(
+    session: AsyncSession,
+    record: CertificationRecord,
+    site: Site,
+    *,
+    actor: str,
+    at: datetime,
+    position: int,
+) -> None:
+    """`position` is the rollout rule's k: this site's place among the customer's sites
+    awaiting first certification, ordered by when their information arrived."""
     record.info_received_at = at
     audit(session, site.id, actor, "info_received_at", None, at, at=at)
     if record.first_certified_at is None and record.deadline_kind is None:
-        position = 1 + (
-            await session.scalar(
-                select(func.count())
-                .select_from(CertificationRecord)
-                .where(
-                    CertificationRecord.customer_id == record.customer_id,
-                    CertificationRecord.site_id != record.site_id,
-                    CertificationRecord.first_certified_at.is_(None),
-                    CertificationRecord.info_received_at.is_not(None),
-                )
-            )
-            or 0
-        )
         due = deadlines.first_certification(SiteKind(site.kind), at, position)
         record.rollout_position = position
         await set_deadlines(
             session, record, DeadlineKind.FIRST, at, due.register_by, due.certify_by, actor=actor
         )
-    await session.flush()
 
 
 async def set_deadlines(

@@ -23,7 +23,7 @@ from certification.service.records import (
     information_complete,
     lock_record,
     mark_information_received,
-    open_record,
+    open_records,
     require_certifier,
 )
 from reservations.models import Site, SiteKind
@@ -134,12 +134,8 @@ async def import_sites(
             errors=[vars(e) for e in parsed.errors],
         )
     await ensure_records(session)
-    who = actor_label(by)
-    sites = []
-    for data in parsed.data:
-        site = await registry.create_site(session, data, by=by)
-        await open_record(session, site, actor=who, at=site.created_at)
-        sites.append(site)
+    sites = await registry.create_sites(session, parsed.data, by=by)
+    await open_records(session, sites, actor=actor_label(by))
     return sites
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
@@ -257,3 +258,38 @@ async def certification_warnings_by_site(
 async def certification_warnings(session: AsyncSession, site_ids: Sequence[int]) -> list[str]:
     warned = await certification_warnings_by_site(session, site_ids)
     return [warned[site_id] for site_id in site_ids if site_id in warned]
+
+
+async def create_sites(session: AsyncSession, data: Sequence[SiteData], *, by: Actor) -> list[Site]:
+    """Register many sites at once (a rollout), all or none; one insert round for the lot."""
+    if by.role not in SITE_REGISTRARS:
+        raise Forbidden("Your role may not register sites.")
+    customers = {
+        customer_id: await get_customer(session, customer_id, by=by)
+        for customer_id in sorted({d.customer_id for d in data})
+    }
+    now = utcnow()
+    sites = [
+        Site(
+            customer_id=d.customer_id,
+            name=d.name,
+            kind=d.kind,
+            timezone=d.timezone,
+            sip_uri=d.sip_uri,
+            audio_uri=d.audio_uri,
+            max_speed_kbps=d.max_speed_kbps,
+            billing_zone=d.billing_zone,
+            contacts=[dict(contact) for contact in d.contacts],
+            certification_state="registered",
+            created_at=now,
+        )
+        for d in data
+    ]
+    names = ", ".join(sorted(c.name for c in customers.values()))
+    try:
+        async with session.begin_nested():
+            session.add_all(sites)
+            await session.flush()
+    except IntegrityError:
+        raise NameTaken(f"A site name is already taken at {names}.") from None
+    return sites
