@@ -51,7 +51,7 @@ def parse_month(text: str) -> tuple[int, int]:
     try:
         year_text, month_text = text.split("-")
         year, month = int(year_text), int(month_text)
-        if len(year_text) != 4 or not 1 <= month <= 12 or year < 1970:
+        if len(year_text) != 4 or not 1 <= month <= 12 or not 1970 <= year <= 9000:
             raise ValueError
     except ValueError:
         raise InvalidInput("month must be YYYY-MM.") from None

@@ -233,3 +233,62 @@ async def test_certification_figures_come_from_the_shells_provider(db, client_as
     assert asked == [["2027-04", "2027-05", "2027-06"]]
     assert _bars(page, "certification") == {"2027-04": "", "2027-05": "87.5", "2027-06": "100"}
     assert "not reported to this dashboard" not in page
+
+
+@pytest.mark.parametrize(
+    "method, url, body",
+    [
+        ("GET", "/api/v1/uptime?month=9999-12&component=bridge", None),
+        ("GET", "/api/v1/uptime?month=1969-12&component=bridge", None),
+        ("GET", "/api/v1/call-stats?month=9999-12&customer_id=1", None),
+        (
+            "POST",
+            "/api/v1/outages",
+            {
+                "component": "bridge",
+                "start": "2027-06-01T00:00:00Z",
+                "end": "2027-06-01T01:00:00Z",
+                "note": "a\x00b",
+            },
+        ),
+        (
+            "POST",
+            "/api/v1/outages",
+            {
+                "component": "bridge",
+                "start": "9999-12-31T23:00:00-05:00",
+                "end": "2027-06-01T01:00:00Z",
+            },
+        ),
+        (
+            "POST",
+            "/api/v1/maintenance-windows",
+            {
+                "component": "bridge",
+                "start": "2027-07-01T00:00:00Z",
+                "end": "2027-07-09T00:00:00Z",
+                "reason": "too long",
+            },
+        ),
+        ("PATCH", "/api/v1/outages/2147483648", {"force_majeure": True}),
+        ("PUT", "/api/v1/customers/1/sla-policy", {"policy_id": 2147483647}),
+        (
+            "POST",
+            "/api/v1/tickets",
+            {
+                "customer_id": 1,
+                "severity": "SL5",
+                "summary": "s",
+                "description": "d",
+                "channel": "web",
+            },
+        ),
+        ("POST", "/api/v1/tickets/1/escalate", {"tier": "4"}),
+    ],
+)
+async def test_hostile_input_is_a_clean_4xx(db, client_as, make_customer, method, url, body):
+    await make_customer()
+    admin = await client_as(Role.ADMIN)
+    response = await admin.request(method, url, json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["detail"]
