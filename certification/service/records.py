@@ -98,24 +98,26 @@ def _contact_text(contact: dict[str, Any]) -> str:
 
 async def ensure_records(session: AsyncSession) -> int:
     """Give every site that has none a certification record; returns how many were made."""
-    missing = (
-        await session.scalars(
-            select(Site)
-            .outerjoin(CertificationRecord, CertificationRecord.site_id == Site.id)
-            .where(CertificationRecord.site_id.is_(None))
-            .order_by(Site.created_at, Site.id)
-        )
-    ).all()
-    if not missing:
-        return 0
-    try:
-        # Two requests may both find the same new site; the loser's insert fails on the
-        # primary key and it reads the winner's records instead.
-        async with session.begin_nested():
-            await open_records(session, missing, actor=REGISTRY_ACTOR)
-    except IntegrityError:
-        return 0
-    return len(missing)
+    for _attempt in range(3):
+        missing = (
+            await session.scalars(
+                select(Site)
+                .outerjoin(CertificationRecord, CertificationRecord.site_id == Site.id)
+                .where(CertificationRecord.site_id.is_(None))
+                .order_by(Site.created_at, Site.id)
+            )
+        ).all()
+        if not missing:
+            return 0
+        try:
+            async with session.begin_nested():
+                await open_records(session, missing, actor=REGISTRY_ACTOR)
+        except IntegrityError:
+            # Another request made some of them first (its insert won the primary key);
+            # once it has committed, look again for the ones still without a record.
+            continue
+        return len(missing)
+    return 0
 
 
 async def open_record(
