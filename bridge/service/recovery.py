@@ -155,8 +155,26 @@ async def _new_video_leg(
     )
     session.add(leg)
     await session.flush()
+    if await _busy_elsewhere(session, leg):
+        # Still in a meeting that runs over (never cut): dialed once that one lets it go.
+        leg.next_dial_at = now + RecoveryPolicy.from_settings().backoff_initial
+        return leg
     await _dial(session, leg, origin, now=now)
     return leg
+
+
+async def _busy_elsewhere(session: AsyncSession, leg: Leg) -> bool:
+    """Whether the site is connected in another conference (an overrun into this one)."""
+    found = await session.scalar(
+        select(Leg.id)
+        .where(
+            Leg.site_id == leg.site_id,
+            Leg.conference_id != leg.conference_id,
+            Leg.state == LegState.CONNECTED,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def _dial(session: AsyncSession, leg: Leg, purpose: str, *, now: datetime) -> None:
@@ -376,6 +394,9 @@ def _dial_detail(dial: DialView) -> str:
 
 
 async def _redial(state: _Pass, leg: Leg) -> None:
+    if leg.kind == VIDEO and await _busy_elsewhere(state.session, leg):
+        leg.next_dial_at = state.now + state.policy.backoff_initial
+        return
     if leg.kind == AUDIO:
         purpose = "audio_fallback"
     elif leg.first_connected_at is None and leg.incident_id is None:

@@ -211,9 +211,7 @@ async def test_an_empty_batch_and_a_batch_that_is_not_a_list_are_422(db, held, c
     assert answer.status_code == 422
 
 
-async def test_a_record_overlapping_a_stored_one_of_its_site_refuses_the_batch(
-    db, held, client_as
-):
+async def test_a_record_overlapping_a_stored_one_of_its_site_refuses_the_batch(db, held, client_as):
     operator = await client_as(Role.OPERATOR)
     a, b = held.site_ids
     first = await operator.post("/api/v1/cdrs", json={"records": [rec(held, a, 10, 20)]})

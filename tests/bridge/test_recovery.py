@@ -15,10 +15,11 @@ from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.models import OutboxMessage
 from bridgedesk.settings import get_settings
 from reservations.jobs import extend_overruns_job
-from reservations.models import Conference
+from reservations.models import Conference, Site
 from tests.bridge.calls import connect, end, legs_of
 
 T0 = datetime(2031, 3, 4, 15, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 SITE_DOWN = select(OutboxMessage).where(OutboxMessage.topic == "site_down")
 
 
@@ -300,3 +301,32 @@ async def test_a_launch_that_no_site_answers_is_retried_and_counted_as_failed_ca
     assert (await db.get(Dial, board.dial_id)).purpose == "redial"
     await db.refresh(conference)
     assert (await db.get(Conference, conference.id)).status == "live"
+
+
+async def test_a_site_still_in_an_overrunning_meeting_is_dialed_into_the_next_once_it_leaves(
+    db, conference, make_conference
+):
+    board_site = await db.get(Site, conference.sites[0].site_id)
+    end_at = T0 + timedelta(hours=1)
+    with time_machine.travel(T0 - timedelta(days=1), tick=False):
+        following = await make_conference(sites=[board_site], start=end_at, end=end_at + HOUR)
+    await run(T0, launch_due_conferences_job)
+    for leg in await legs_of(db, conference.id):
+        await connect(db, leg, T0 + timedelta(seconds=3))
+    await run(T0 + timedelta(seconds=4))
+    await run(end_at - timedelta(minutes=4), extend_overruns_job)
+
+    await run(end_at + timedelta(seconds=1), launch_due_conferences_job)
+    [waiting] = await legs_of(db, following.id)
+    assert (waiting.state, waiting.dial_id) == ("dialing", None)
+    await run(end_at + timedelta(seconds=30))
+    [waiting] = await legs_of(db, following.id)
+    assert waiting.dial_id is None  # the Boardroom is still in the first meeting
+
+    board, _lab = await legs_of(db, conference.id)
+    await end(db, board, end_at + timedelta(minutes=2), "remote_bye")
+    await run(end_at + timedelta(minutes=2, seconds=1))
+    await run(end_at + timedelta(minutes=2, seconds=12))
+    [dialed] = await legs_of(db, following.id)
+    assert dialed.dial_id is not None
+    assert (await db.get(Dial, dialed.dial_id)).purpose == "launch"
