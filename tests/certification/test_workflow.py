@@ -244,3 +244,20 @@ async def test_bad_site_changes_are_refused_and_change_nothing(db, make_customer
         assert response.json()["detail"]
     assert (await tech.patch("/api/v1/sites/999999", json={"name": "Z"})).status_code == 404
     assert (await tech.get(f"/api/v1/sites/{site_id}/history")).json()["items"] == before
+
+
+async def test_a_site_the_bridge_cannot_call_is_a_clear_422_and_changes_nothing(
+    db, make_customer, client_as
+):
+    customer = await make_customer()
+    tech = await client_as(Role.TECHNICIAN)
+    site_id = (
+        await tech.post("/api/v1/sites", json=site_body(customer.id, sip_uri="tel:+15550100"))
+    ).json()["id"]
+    before = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
+    refused = await tech.post(f"/api/v1/sites/{site_id}/certification/tests")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"]
+    assert (await tech.get(f"/api/v1/sites/{site_id}/certification")).json() == before
+    missing = await tech.post("/api/v1/sites/99999999999/certification/tests")
+    assert missing.status_code == 404
