@@ -101,22 +101,45 @@ def minute_of(instant: datetime) -> datetime:
     return instant.replace(second=0, microsecond=0)
 
 
-async def _target(session: AsyncSession, component: str, target: str) -> ProbeTarget:
-    state = await session.scalar(
-        select(ProbeTarget).where(ProbeTarget.component == component, ProbeTarget.target == target)
-    )
+States = dict[tuple[str, str], ProbeTarget]
+
+
+async def load_states(session: AsyncSession) -> States:
+    """Every target's state in one query (a round folds many samples)."""
+    return {(s.component, s.target): s for s in await session.scalars(select(ProbeTarget))}
+
+
+async def _target(
+    session: AsyncSession, component: str, target: str, states: States | None
+) -> ProbeTarget:
+    state = (states or {}).get((component, target))
+    if state is None:
+        state = await session.scalar(
+            select(ProbeTarget).where(
+                ProbeTarget.component == component, ProbeTarget.target == target
+            )
+        )
     if state is None:
         state = ProbeTarget(component=component, target=target, consecutive_failures=0)
         session.add(state)
         await session.flush()
+    if states is not None:
+        states[(component, target)] = state
     return state
 
 
 async def record_sample(
-    session: AsyncSession, component: str, target: str, at: datetime, ok: bool, detail: str = ""
+    session: AsyncSession,
+    component: str,
+    target: str,
+    at: datetime,
+    ok: bool,
+    detail: str = "",
+    *,
+    states: States | None = None,
 ) -> ProbeTarget:
     """Fold one sample (taken in the minute starting `at`) into the target's state."""
-    state = await _target(session, component, target)
+    state = await _target(session, component, target, states)
     if state.last_sample_at is not None and at <= state.last_sample_at:
         return state  # already counted (or older than what is known): idempotent
     if state.last_sample_at is not None and at - state.last_sample_at > RUN_GAP:
@@ -151,8 +174,7 @@ async def record_sample(
     state.last_sample_at = at
     state.last_ok = ok
     state.last_detail = detail[:300] or None
-    await session.flush()
-    return state
+    return state  # flushed with the round (or by the caller's next query)
 
 
 async def record_coverage(
@@ -178,7 +200,7 @@ async def record_coverage(
 
 
 async def _collect_bridge_probes(
-    session: AsyncSession, client: ProbeClient, minute: datetime
+    session: AsyncSession, client: ProbeClient, minute: datetime, states: States
 ) -> int:
     pending = (
         await session.scalars(
@@ -203,7 +225,13 @@ async def _collect_bridge_probes(
         for probe in done:
             outcome = outcomes[probe.probe_id]
             await record_sample(
-                session, probe.component, probe.target, probe_minute, outcome.ok, outcome.detail
+                session,
+                probe.component,
+                probe.target,
+                probe_minute,
+                outcome.ok,
+                outcome.detail,
+                states=states,
             )
             samples += 1
         if done and len(done) == len(group):
@@ -230,12 +258,13 @@ async def probe_round(
     except _RoundAlreadyRan:
         return 0
     samples = 0
+    states = await load_states(session)
     if health is not None:
         url, ok, detail = health
-        await record_sample(session, "reservations", url, minute, ok, detail)
+        await record_sample(session, "reservations", url, minute, ok, detail, states=states)
         await record_coverage(session, "reservations", minute, minute + MINUTE)
         samples += 1
-    samples += await _collect_bridge_probes(session, client, minute)
+    samples += await _collect_bridge_probes(session, client, minute, states)
     for bridge in await registry.list_bridges(session):
         probe_id = await client.request(session, bridge.sip_uri)
         if probe_id is not None:
