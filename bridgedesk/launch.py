@@ -66,7 +66,9 @@ async def supervise_legs_job() -> int:
             stopped = ref.status not in recovery.RUNNING_STATUSES
             if now < launch.scheduled_end and not stopped:
                 continue
-            last_left = await recovery.legs_all_ended(session, launch.conference_id)
+            last_left = await recovery.legs_all_ended(
+                session, launch.conference_id, default=launch.scheduled_end
+            )
             if last_left is None:
                 continue
             launch.ended_at = last_left

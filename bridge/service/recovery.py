@@ -655,12 +655,15 @@ async def _decide_on_time(state: _Pass, launch: Launch) -> None:
         state.changes += 1
 
 
-async def legs_all_ended(session: AsyncSession, conference_id: int) -> datetime | None:
-    """When the conference's last leg ended, if all have (and none waits on its dial)."""
+async def legs_all_ended(
+    session: AsyncSession, conference_id: int, *, default: datetime
+) -> datetime | None:
+    """When the conference's last leg ended, if all have (and none waits on its dial);
+    `default` for a conference without legs (an ad hoc call whose sites were all busy)."""
     legs = (await session.scalars(select(Leg).where(Leg.conference_id == conference_id))).all()
-    if not legs or any(leg.state != LegState.ENDED or leg.dial_id for leg in legs):
+    if any(leg.state != LegState.ENDED or leg.dial_id for leg in legs):
         return None
-    return max(leg.ended_at for leg in legs if leg.ended_at) if legs else None
+    return max((leg.ended_at for leg in legs if leg.ended_at), default=default)
 
 
 async def open_launches(session: AsyncSession) -> Sequence[Launch]:

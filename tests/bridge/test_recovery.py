@@ -330,3 +330,48 @@ async def test_a_site_still_in_an_overrunning_meeting_is_dialed_into_the_next_on
     [dialed] = await legs_of(db, following.id)
     assert dialed.dial_id is not None
     assert (await db.get(Dial, dialed.dial_id)).purpose == "launch"
+
+
+async def test_the_contact_chain_steps_one_contact_at_a_time_until_the_site_is_back(
+    db, conference, monkeypatch
+):
+    monkeypatch.setenv("BRIDGEDESK_CONTACT_CHAIN_STEP_SECONDS", "120")
+    get_settings.cache_clear()
+    await run(T0, launch_due_conferences_job)
+    board, lab = await legs_of(db, conference.id)
+    await connect(db, board, T0 + timedelta(seconds=3))
+    await connect(db, lab, T0 + timedelta(seconds=3))
+    await run(T0 + timedelta(seconds=4))
+    # The Lab has no audio URI: past the window it is "failed", still redialed.
+    dropped_at = T0 + timedelta(minutes=10)
+    await end(db, lab, dropped_at, "no_media")
+    await run(dropped_at)
+    await end(db, lab, dropped_at, "failed", final_status=408, cause="network")
+    window = dropped_at + timedelta(minutes=5)
+
+    def told() -> list[list[str]]:
+        return [m.recipients for m in messages]
+
+    await run(window)
+    messages = (await db.scalars(SITE_DOWN.order_by(OutboxMessage.id))).all()
+    _board, lab = (await legs_of(db, conference.id))[:2]
+    assert lab.state == LegState.FAILED
+    # The Lab's own contact in the fixture, then 2 minutes later the scheduler.
+    assert told() == [["tech@customer.example"]]
+    await run(window + timedelta(seconds=119))
+    messages = (await db.scalars(SITE_DOWN.order_by(OutboxMessage.id))).all()
+    assert len(told()) == 1
+    await run(window + timedelta(seconds=120))
+    messages = (await db.scalars(SITE_DOWN.order_by(OutboxMessage.id))).all()
+    assert told() == [["tech@customer.example"], ["sam@customer.example"]]
+    # Back before the third step: the primary contact is never bothered.
+    while lab.dial_id is None:
+        await run(window + timedelta(seconds=130))
+        _board, lab = await legs_of(db, conference.id)
+    await connect(db, lab, window + timedelta(seconds=130))
+    await run(window + timedelta(seconds=131))
+    await run(window + timedelta(seconds=400))
+    messages = (await db.scalars(SITE_DOWN.order_by(OutboxMessage.id))).all()
+    assert len(told()) == 2
+    kinds = (await db.scalars(select(IncidentEvent.kind).order_by(IncidentEvent.id))).all()
+    assert "no_fallback" in kinds and kinds[-1] == "restored"
