@@ -13,12 +13,14 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from bridgedesk.auth import CurrentActor, current_actor
+from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
 from bridgedesk.errors import Forbidden, NotAuthenticated
 from bridgedesk.identity import Actor
 from bridgedesk.web import render
 from monitoring import ticket_pages
 from monitoring.charts import Bar, bar_chart
+from monitoring.models import COMPONENTS
 from monitoring.service import dashboard, metrics, uptime
 from monitoring.service.callstats import FAILED_CALLS_TARGET_PCT, ON_TIME_TARGET_PCT
 
@@ -119,6 +121,28 @@ async def dashboard_page(
         request,
         "monitoring/dashboard.html",
         {"figures": figures, "charts": charts_for(figures)},
+        actor=actor,
+    )
+
+
+@router.get("/uptime")
+async def uptime_page(
+    request: Request,
+    db: Db,
+    actor: CurrentActor,
+    month: Annotated[str | None, Query(max_length=7)] = None,
+) -> Response:
+    """The month's report for every signed-in user: the figures and every interval behind
+    them, with each window's notice time, so that a customer can recompute them."""
+    chosen = month or dashboard.last_months(utcnow(), 1)[0][0]
+    reports = [await uptime.monthly_report(db, c, chosen) for c in COMPONENTS]
+    year, number = uptime.parse_month(chosen)
+    previous = f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
+    following = f"{year + 1:04d}-01" if number == 12 else f"{year:04d}-{number + 1:02d}"
+    return render(
+        request,
+        "monitoring/uptime.html",
+        {"reports": reports, "month": chosen, "previous": previous, "following": following},
         actor=actor,
     )
 

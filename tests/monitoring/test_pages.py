@@ -292,3 +292,27 @@ async def test_hostile_input_is_a_clean_4xx(db, client_as, make_customer, method
     response = await admin.request(method, url, json=body)
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["detail"]
+
+
+async def test_customers_read_the_months_intervals_on_the_availability_page(
+    db, client_as, make_customer, make_user
+):
+    await _world(client_as, make_customer)
+    late = await (await client_as(Role.OPERATOR)).post(
+        "/api/v1/maintenance-windows",
+        json={
+            "component": "bridge",
+            "start": "2027-06-17T01:00:00Z",
+            "end": "2027-06-17T02:00:00Z",
+            "reason": "Urgent patch",
+        },
+    )
+    assert late.status_code == 201
+    scheduler = await client_as(Role.SCHEDULER)
+    page = await scheduler.get("/uptime?month=2027-06")
+    assert page.status_code == 200
+    # The manual outage (360) and the window told 13 h ahead (60) are downtime.
+    assert '<td data-testid="downtime">420.00</td>' in page.text
+    assert 'data-kind="maintenance" data-counted-as="downtime"' in page.text
+    assert "too late" in page.text and "Urgent patch" in page.text
+    assert (await scheduler.get("/uptime?month=June")).status_code == 422
