@@ -11,11 +11,15 @@ from sqlalchemy import select
 
 from bridge.models import CallRecord, Dial, Incident, IncidentEvent, Launch, LegAttempt
 from bridge.service.recovery import LegState
+from bridgedesk.auth import actor_of
+from bridgedesk.identity import Role
 from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
-from bridgedesk.models import OutboxMessage
+from bridgedesk.models import OutboxMessage, User
 from bridgedesk.settings import get_settings
 from reservations.jobs import extend_overruns_job
-from reservations.models import Conference, Site
+from reservations.models import Conference, Customer, Site
+from reservations.service import live
+from reservations.service.booking import SiteRequest
 from tests.bridge.calls import connect, end, legs_of
 
 T0 = datetime(2031, 3, 4, 15, 0, tzinfo=UTC)
@@ -56,9 +60,6 @@ async def conference(db, make_customer, make_site, make_user, make_conference):
         ],
     )
     second = await make_site(customer=customer, name="Lab", sip_uri="sip:lab@127.0.0.1")
-    from bridgedesk.auth import actor_of
-    from bridgedesk.identity import Role
-
     scheduler = await make_user(
         Role.SCHEDULER, customer_id=customer.id, email="sam@customer.example", name="Sam"
     )
@@ -375,3 +376,35 @@ async def test_the_contact_chain_steps_one_contact_at_a_time_until_the_site_is_b
     assert len(told()) == 2
     kinds = (await db.scalars(select(IncidentEvent.kind).order_by(IncidentEvent.id))).all()
     assert "no_fallback" in kinds and kinds[-1] == "restored"
+
+
+async def test_a_site_added_to_a_running_conference_is_dialed(db, conference, make_site):
+    await run(T0, launch_due_conferences_job)
+    extra = await make_site(
+        customer=await db.get(Customer, conference.customer_id),
+        name="Annex",
+        sip_uri="sip:annex@127.0.0.1",
+    )
+    operator = await make_actor_at(db, T0 + timedelta(minutes=5))
+    with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+        await live.add_site(db, conference.id, SiteRequest(extra.id), by=operator)
+    await run(T0 + timedelta(minutes=5, seconds=1))
+    annex = (await legs_of(db, conference.id))[-1]
+    assert (annex.site_id, annex.origin, annex.state) == (extra.id, "add_site", "dialing")
+    assert (await db.get(Dial, annex.dial_id)).purpose == "add_site"
+    await run(T0 + timedelta(minutes=5, seconds=2))
+    assert len(await legs_of(db, conference.id)) == 3  # dialed once
+
+
+async def make_actor_at(db, moment):
+    user = User(
+        email=f"op-{moment.timestamp()}@example.com",
+        name="Op",
+        password_hash="-",
+        role=Role.OPERATOR,
+        active=True,
+        created_at=moment,
+    )
+    db.add(user)
+    await db.flush()
+    return actor_of(user)
