@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.directory import ConferenceDirectory, ConferenceRef
 from bridge.models import Incident as IncidentRow
 from bridge.models import IncidentEvent, Launch, Leg, LegAttempt
-from bridge.service.recovery import AUDIO, LegState
+from bridge.service.recovery import AUDIO, VIDEO, LegState
 from bridgedesk.errors import NotFound
 from bridgedesk.identity import Actor
 
 _CHUNK = 500
+NETWORK = "network"
 
 
 class ConferenceNotFound(NotFound):
@@ -41,16 +42,36 @@ class NetworkFault:
 async def network_faults_since(
     session: AsyncSession, since: datetime | None, until: datetime | None = None
 ) -> list[NetworkFault]:
-    query = select(IncidentRow).where(IncidentRow.cause == "network")
+    """Video legs that dropped for a network cause (no media) and dials of a site's video
+    leg that failed for one, in [since, until), by `at`."""
+    dropped = select(IncidentRow).where(IncidentRow.kind == "dropped", IncidentRow.cause == NETWORK)
+    failed = (
+        select(LegAttempt)
+        .join(Leg, Leg.id == LegAttempt.leg_id)
+        .where(
+            Leg.kind == VIDEO,
+            LegAttempt.connected_at.is_(None),
+            LegAttempt.ended_at.is_not(None),
+            LegAttempt.cause == NETWORK,
+        )
+    )
     if since is not None:
-        query = query.where(IncidentRow.began_at >= since)
+        dropped = dropped.where(IncidentRow.began_at >= since)
+        failed = failed.where(LegAttempt.ended_at >= since)
     if until is not None:
-        query = query.where(IncidentRow.began_at < until)
-    rows = await session.scalars(query.order_by(IncidentRow.began_at, IncidentRow.id))
-    return [
-        NetworkFault(r.leg_id, r.conference_id, r.site_id, r.began_at, r.kind, r.cause)
-        for r in rows
+        dropped = dropped.where(IncidentRow.began_at < until)
+        failed = failed.where(LegAttempt.ended_at < until)
+    faults = [
+        NetworkFault(r.leg_id, r.conference_id, r.site_id, r.began_at, "dropped", r.cause)
+        for r in await session.scalars(dropped)
     ]
+    faults.extend(
+        NetworkFault(a.leg_id, a.conference_id, a.site_id, a.ended_at, "failed", NETWORK)
+        for a in await session.scalars(failed)
+        if a.ended_at is not None
+    )
+    faults.sort(key=lambda f: (f.at, f.leg_id))
+    return faults
 
 
 @dataclass(frozen=True)

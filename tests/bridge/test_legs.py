@@ -7,6 +7,7 @@ import httpx
 import pytest
 import time_machine
 
+from bridge.service import legs
 from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
 from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
@@ -109,3 +110,39 @@ async def test_the_live_page_shows_running_legs_with_their_countdown(db, app, dr
     assert (await anonymous.get("/live")).status_code == 303
     for client in (operator, customer_user, anonymous):
         await client.aclose()
+
+
+async def test_the_interface_other_packages_read(db, dropped):
+    """Network faults (certification), attempts, launches and incidents (monitoring)."""
+    conference, _customer, _scheduler = dropped
+    board, lab = await legs_of(db, conference.id)
+    failed_at = T0 + timedelta(minutes=10, seconds=20)
+    await end(db, board, failed_at, "failed", final_status=408, cause="network")
+    await at(failed_at + timedelta(seconds=1))
+    await at(failed_at + timedelta(seconds=11))
+    board, lab = await legs_of(db, conference.id)
+    await end(db, board, failed_at + timedelta(seconds=15), "failed", final_status=486,
+              cause="client_not_synchronized")  # fmt: skip
+    await at(failed_at + timedelta(seconds=16))
+
+    faults = await legs.network_faults_since(db, T0)
+    assert [(f.leg_id, f.kind, f.at, f.cause) for f in faults] == [
+        (board.id, "dropped", T0 + timedelta(minutes=10), "network"),
+        (board.id, "failed", failed_at, "network"),
+    ]
+    assert await legs.network_faults_since(db, failed_at + timedelta(seconds=1)) == []
+
+    attempts = await legs.call_attempts(db, start=T0, end=T0 + timedelta(hours=1))
+    assert [(a.site_id, a.purpose, a.cause, a.final_status) for a in attempts] == [
+        (board.site_id, "launch", "ok", 200),
+        (lab.site_id, "launch", "ok", 200),
+        (board.site_id, "redial", "network", 408),
+        (board.site_id, "redial", "client_not_synchronized", 486),
+    ]
+    [launch] = await legs.launches(db, start=T0, end=T0 + timedelta(minutes=1))
+    assert (launch.conference_id, launch.on_time) == (conference.id, True)
+    [incident] = await legs.incidents(
+        db, start=T0, end=T0 + timedelta(hours=1), conference_ids=[conference.id]
+    )
+    assert (incident.leg_id, incident.cause, incident.restored_at) == (board.id, "network", None)
+    assert await legs.incidents(db, start=T0, end=T0 + timedelta(hours=1), conference_ids=[]) == []
