@@ -123,3 +123,26 @@ def test_the_status_page_is_public(server: RunningServer, browser: Browser) -> N
         "Bridge firmware 9.2"
     )
     expect(page.locator('tr[data-component="reservations"]')).to_have_count(1)
+
+
+def test_a_customer_recomputes_last_month_from_the_availability_page(
+    server: RunningServer, browser: Browser
+) -> None:
+    month, expected = _last_month()
+    page = browser.new_page(base_url=server.base_url, viewport={"width": 1300, "height": 900})
+    page.goto("/login")
+    page.get_by_label("Email").fill("scheduler@acme.example")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Availability").click()
+    page.get_by_role("link", name=f"← {month}").click()
+    bridge = page.locator('[data-testid="uptime-bridge"]')
+    expect(bridge.get_by_role("heading")).to_contain_text(f"{expected} %")
+    expect(bridge.locator('[data-testid="downtime"]')).to_have_text("40.00")
+    expect(bridge.locator('tr[data-kind="force_majeure"]')).to_contain_text("excluded")
+    expect(bridge.locator('tr[data-kind="force_majeure"]')).to_contain_text(
+        "Regional power failure"
+    )
+    told = page.locator('[data-testid="uptime-reservations"] tr[data-kind="maintenance"]')
+    expect(told).to_contain_text("excluded")
+    expect(told).not_to_contain_text("too late")
