@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from billing.schemas import CreditMemoIn, Id, Month, RatePlanIn, RatePlanOut, RunIn, RunOut
-from billing.service import credits, invoices, plans, renditions
+from billing.service import credits, invoices, plans, renditions, views
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
 
@@ -68,37 +68,37 @@ async def list_invoices(
     found = await invoices.list_invoices(
         db, by=actor, customer_id=customer_id, period=month, status=status
     )
-    return {"items": [invoices.summary_view(i) for i in found], "total": len(found)}
+    return {"items": [views.summary_view(i) for i in found], "total": len(found)}
 
 
 @router.get("/invoices/{invoice_id}.pdf")
 async def invoice_pdf(invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
-    pdf = renditions.invoice_pdf(invoices.invoice_view(invoice))
+    pdf = renditions.invoice_pdf(views.invoice_view(invoice))
     return Response(pdf, media_type="application/pdf", headers=_file(invoice, "pdf"))
 
 
 @router.get("/invoices/{invoice_id}.csv")
 async def invoice_csv(invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
-    text = renditions.invoice_csv(invoices.invoice_view(invoice))
+    text = renditions.invoice_csv(views.invoice_view(invoice))
     return Response(text, media_type="text/csv; charset=utf-8", headers=_file(invoice, "csv"))
 
 
 @router.get("/invoices/{invoice_id}.html", response_class=HTMLResponse)
 async def invoice_html(invoice_id: int, db: Db, actor: CurrentActor) -> HTMLResponse:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
-    return HTMLResponse(renditions.invoice_html(invoices.invoice_view(invoice)))
+    return HTMLResponse(renditions.invoice_html(views.invoice_view(invoice)))
 
 
 @router.get("/invoices/{invoice_id}")
 async def get_invoice(invoice_id: int, db: Db, actor: CurrentActor) -> dict[str, Any]:
-    return invoices.invoice_view(await invoices.get_invoice(db, invoice_id, by=actor))
+    return views.invoice_view(await invoices.get_invoice(db, invoice_id, by=actor))
 
 
 @router.post("/invoices/{invoice_id}/issue")
 async def issue_invoice(invoice_id: int, db: Db, actor: CurrentActor) -> dict[str, Any]:
-    return invoices.invoice_view(await invoices.issue(db, invoice_id, by=actor))
+    return views.invoice_view(await invoices.issue(db, invoice_id, by=actor))
 
 
 @router.post("/credit-memos", status_code=201)
@@ -112,7 +112,7 @@ async def create_credit_memo(body: CreditMemoIn, db: Db, actor: CurrentActor) ->
         by=actor,
     )
     memo, invoice = await credits.get_credit_memo(db, memo.id, by=actor)
-    return credits.memo_view(memo, invoice)
+    return views.memo_view(memo, invoice)
 
 
 @router.get("/credit-memos")
@@ -125,13 +125,13 @@ async def list_credit_memos(
     found = await credits.list_credit_memos(
         db, by=actor, customer_id=customer_id, invoice_id=invoice_id
     )
-    return {"items": [credits.memo_view(m, i) for m, i in found], "total": len(found)}
+    return {"items": [views.memo_view(m, i) for m, i in found], "total": len(found)}
 
 
 @router.get("/credit-memos/{memo_id}.pdf")
 async def credit_memo_pdf(memo_id: int, db: Db, actor: CurrentActor) -> Response:
     memo, invoice = await credits.get_credit_memo(db, memo_id, by=actor)
-    pdf = renditions.credit_memo_pdf(credits.memo_view(memo, invoice))
+    pdf = renditions.credit_memo_pdf(views.memo_view(memo, invoice))
     return Response(
         pdf,
         media_type="application/pdf",
@@ -142,7 +142,7 @@ async def credit_memo_pdf(memo_id: int, db: Db, actor: CurrentActor) -> Response
 @router.get("/credit-memos/{memo_id}")
 async def get_credit_memo(memo_id: int, db: Db, actor: CurrentActor) -> dict[str, Any]:
     memo, invoice = await credits.get_credit_memo(db, memo_id, by=actor)
-    return credits.memo_view(memo, invoice)
+    return views.memo_view(memo, invoice)
 
 
 def _file(invoice: Any, extension: str) -> dict[str, str]:

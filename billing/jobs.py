@@ -1,6 +1,6 @@
 """Billing's scheduled work: the monthly draft run, each month in its own unit of work."""
 
-from billing.service import monthly
+from billing.service import delivery, monthly
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 
@@ -19,3 +19,16 @@ async def draft_ended_months_job() -> int:
         async with unit_of_work() as session:
             drafted += await monthly.draft_month(session, period, now)
     return drafted
+
+
+async def deliver_issued_documents_job() -> int:
+    """Draw the PDF of each newly issued invoice and credit memo and queue it by email.
+
+    One unit of work per document: a PDF that fails to render holds up no other.
+    """
+    delivered = 0
+    while True:
+        async with unit_of_work() as session:
+            if not await delivery.deliver_next(session):
+                return delivered
+        delivered += 1

@@ -131,3 +131,23 @@ class MonthRun(Base):
     period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
     drafted: Mapped[int] = mapped_column(Integer)
+
+
+class PendingDelivery(Base):
+    """An issued invoice or credit memo whose PDF email is still to be queued.
+
+    Written in the issuing transaction, so the delivery is as durable as the number; the
+    delivery job renders the PDF (slow for a large invoice) outside that transaction, so no
+    one waits on the counter's lock while a PDF is drawn.
+    """
+
+    __tablename__ = "billing_pending_deliveries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('invoice', 'credit_memo')", name="kind_known"),
+        UniqueConstraint("kind", "document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    document_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from billing.service import credits, invoices
+from billing.service import credits, invoices, views
 from billing.service.periods import parse_period, previous_period
 from billing.service.roles import is_runner, require_reader
 from bridgedesk.auth import CurrentActor, current_actor
@@ -47,8 +47,8 @@ async def billing_home(
             "runner": runner,
             "period": period,
             "previous": previous_period(period),
-            "invoices": [invoices.summary_view(i) for i in found],
-            "memos": [credits.memo_view(m, i) for m, i in memos],
+            "invoices": [views.summary_view(i) for i in found],
+            "memos": [views.memo_view(m, i) for m, i in memos],
         },
         actor=actor,
     )
@@ -66,7 +66,7 @@ async def run_month(
 async def invoice_page(request: Request, invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
     memos = [m for m, _ in await credits.list_credit_memos(db, by=actor, invoice_id=invoice.id)]
-    document = invoices.invoice_view(invoice)
+    document = views.invoice_view(invoice)
     left = {
         line["conference_number"]: str(credits.left_to_credit(line, invoice.currency, memos))
         for line in document["conferences"]
@@ -77,7 +77,7 @@ async def invoice_page(request: Request, invoice_id: int, db: Db, actor: Current
         {
             "invoice": document,
             "runner": is_runner(actor),
-            "memos": [credits.memo_view(m, invoice) for m in memos],
+            "memos": [views.memo_view(m, invoice) for m in memos],
             "left": left,
         },
         actor=actor,

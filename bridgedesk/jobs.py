@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from billing.jobs import draft_ended_months_job
+from billing.jobs import deliver_issued_documents_job, draft_ended_months_job
 from bridgedesk import auth, outbox
 from bridgedesk.db import unit_of_work
 from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
@@ -103,6 +103,12 @@ def scheduled_jobs() -> tuple[ScheduledJob, ...]:
             draft_ended_months_job,
             3600,
             "on the 1st, draft last month's invoices (and any month missed) and tell finance",
+        ),
+        ScheduledJob(
+            "deliver_issued_documents",
+            deliver_issued_documents_job,
+            settings.outbox_poll_seconds,
+            "render each newly issued invoice's or credit memo's PDF and queue it by email",
         ),
         ScheduledJob(
             "delete_expired_tokens",

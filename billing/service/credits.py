@@ -4,7 +4,6 @@ A memo never edits the invoice. The invoice row is locked while a memo is writte
 credits for the same conference cannot together exceed what it was billed.
 """
 
-import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -13,12 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import CreditMemo, Invoice
-from billing.service import invoices
+from billing.service import delivery, invoices
 from billing.service.numbering import next_number
 from billing.service.plans import parse_amount
 from billing.service.rating import from_minor, minor_digits, money_str, to_minor
 from billing.service.roles import RUNNERS, require_reader, require_runner
-from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, InvalidInput, NotFound
@@ -96,43 +94,8 @@ async def create_credit_memo(
     )
     session.add(memo)
     await session.flush()
-    document = memo_view(memo, invoice)
-    pdf = await asyncio.to_thread(_render_pdf, document)
-    await outbox.enqueue_email(
-        session,
-        topic="credit_memo_issued",
-        to=invoice.document.get("bill_to", []),
-        template="billing/email/credit_memo_issued.txt",
-        context={"memo": document},
-        attachments=[outbox.Attachment(f"{memo.number}.pdf", "application/pdf", pdf)],
-        dedupe_key=f"credit_memo_issued:{memo.id}",
-    )
+    await delivery.queue(session, "credit_memo", memo.id)
     return memo
-
-
-def _render_pdf(document: dict[str, Any]) -> bytes:
-    from billing.service.renditions import credit_memo_pdf
-
-    return credit_memo_pdf(document)
-
-
-def memo_view(memo: CreditMemo, invoice: Invoice) -> dict[str, Any]:
-    return {
-        "id": memo.id,
-        "number": memo.number,
-        "customer_id": memo.customer_id,
-        "customer_name": invoice.document.get("customer_name"),
-        "bill_to": invoice.document.get("bill_to", []),
-        "invoice_id": invoice.id,
-        "invoice_number": invoice.number,
-        "invoice_period": invoice.period,
-        "conference_number": memo.conference_number,
-        "currency": memo.currency,
-        "amount": money_str(from_minor(memo.amount_minor, memo.currency), memo.currency),
-        "reason": memo.reason,
-        "created_at": memo.created_at.isoformat(),
-        "shown_on_invoice_id": memo.shown_on_invoice_id,
-    }
 
 
 def _visible(memo: CreditMemo, by: Actor) -> bool:

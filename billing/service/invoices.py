@@ -6,10 +6,11 @@ records and is not already on an issued invoice, then replaces the customer's dr
 month (one draft per customer and month, enforced by a partial unique index); issued
 invoices are never touched. Issuing freezes the draft's document, records each conference as
 billed (a unique row per conference: it is never billed again), takes the next gapless
-number and queues the PDF to the customer's billing contacts, all in one transaction.
+number and records the PDF email as due, all in one transaction; the delivery job draws the
+PDF and queues the email afterwards, so the counter's lock is held for milliseconds, not for
+as long as a large invoice takes to render.
 """
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import BilledConference, CreditMemo, Invoice
-from billing.service import usage
+from billing.service import delivery, usage
 from billing.service.numbering import next_number
 from billing.service.periods import month_bounds, parse_period
 from billing.service.plans import plans_by_customer
@@ -36,7 +37,6 @@ from billing.service.rating import (
     to_minor,
 )
 from billing.service.roles import RUNNERS, require_reader, require_runner
-from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, InvalidInput, NotFound
@@ -341,32 +341,6 @@ async def _numbers_of(session: AsyncSession, invoice_ids: set[int]) -> dict[int,
     return {row.id: row.number for row in rows}
 
 
-def invoice_view(invoice: Invoice) -> dict[str, Any]:
-    """The API document: stored lines plus the invoice's own id, number and status."""
-    return {
-        "id": invoice.id,
-        "number": invoice.number,
-        "status": invoice.status,
-        "issued_at": invoice.issued_at.isoformat() if invoice.issued_at else None,
-        **invoice.document,
-    }
-
-
-def summary_view(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "id": invoice.id,
-        "number": invoice.number,
-        "status": invoice.status,
-        "customer_id": invoice.customer_id,
-        "customer_name": invoice.document.get("customer_name"),
-        "period": invoice.period,
-        "currency": invoice.currency,
-        "total": money_str(from_minor(invoice.total_minor, invoice.currency), invoice.currency),
-        "conference_count": len(invoice.document.get("conferences", [])),
-        "issued_at": invoice.issued_at.isoformat() if invoice.issued_at else None,
-    }
-
-
 def _visible(invoice: Invoice, by: Actor) -> bool:
     if by.role in RUNNERS:
         return True
@@ -415,16 +389,8 @@ async def list_invoices(
     return (await session.scalars(query)).all()
 
 
-# The rendition is made here rather than imported at the top: WeasyPrint is heavy to load and
-# only issuing and the .pdf routes need it.
-def _render_pdf(document: dict[str, Any]) -> bytes:
-    from billing.service.renditions import invoice_pdf
-
-    return invoice_pdf(document)
-
-
 async def issue(session: AsyncSession, invoice_id: int, *, by: Actor | None) -> Invoice:
-    """Number and freeze a draft, and queue its PDF to the customer's billing contacts."""
+    """Number and freeze a draft; its PDF goes to the billing contacts by the delivery job."""
     require_runner(by, "issue invoices")
     if not 1 <= invoice_id <= MAX_KEY:
         raise InvoiceNotFound()
@@ -466,17 +432,8 @@ async def issue(session: AsyncSession, invoice_id: int, *, by: Actor | None) -> 
     # The frozen snapshot carries its number and issue time, so every rendition agrees.
     invoice.document = {**invoice.document, "issued_at": now.isoformat()}
     await session.flush()
-    document = invoice_view(invoice)
-    pdf = await asyncio.to_thread(_render_pdf, document)
-    await outbox.enqueue_email(
-        session,
-        topic="invoice_issued",
-        to=document["bill_to"],
-        template="billing/email/invoice_issued.txt",
-        context={"invoice": document},
-        attachments=[outbox.Attachment(f"{number}.pdf", "application/pdf", pdf)],
-        dedupe_key=f"invoice_issued:{invoice.id}",
-    )
+    # The PDF email is queued by the delivery job, committed with the number here.
+    await delivery.queue(session, "invoice", invoice.id)
     return invoice
 
 

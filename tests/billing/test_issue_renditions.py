@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pypdf import PdfReader
 
+from billing.jobs import deliver_issued_documents_job
 from bridgedesk import outbox
 from bridgedesk.identity import Role
 
@@ -54,7 +55,11 @@ async def test_pdf_html_and_csv_are_the_same_invoice(db, october, client_as):
 async def test_issuing_emails_the_pdf_to_the_billing_contacts(db, october, client_as, smtp_server):
     finance = await client_as(Role.FINANCE)
     invoice = await _issued(finance, october["customer"].id)
-    assert await outbox.send_due() >= 1
+    # Issuing only records the delivery as due; the job draws the PDF and queues the email.
+    assert await outbox.send_due() == 0
+    assert await deliver_issued_documents_job() == 1
+    assert await deliver_issued_documents_job() == 0
+    assert await outbox.send_due() == 1
     (delivered,) = smtp_server.mailbox.with_subject(invoice["number"])
     recipients, message = delivered
     assert sorted(recipients) == ["ap@acme.example", "cfo@acme.example"]
@@ -99,8 +104,12 @@ async def test_credit_memos_are_their_own_documents_within_what_was_billed(
     pdf = await finance.get(f"/api/v1/credit-memos/{memo['id']}.pdf")
     text = _pdf_text(pdf.content)
     assert memo["number"] in text and invoice["number"] in text and "60.00" in text
+    assert await deliver_issued_documents_job() == 3  # the invoice and both memos
     await outbox.send_due()
-    assert smtp_server.mailbox.with_subject(memo["number"])
+    (delivered,) = smtp_server.mailbox.with_subject(memo["number"])
+    assert sorted(delivered[0]) == ["ap@acme.example", "cfo@acme.example"]
+    (attachment,) = list(delivered[1].iter_attachments())
+    assert memo["number"] in _pdf_text(attachment.get_content())
 
 
 async def test_credit_memos_only_against_issued_invoices(db, october, client_as):

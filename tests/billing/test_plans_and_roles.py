@@ -130,10 +130,10 @@ async def test_a_failed_issue_gives_its_number_back(db, october, client_as, monk
     run = (await finance.post("/api/v1/invoices/run", json={"month": "2026-10"})).json()
     invoice_id = run["drafted"][0]
 
-    def broken_pdf(_document):
-        raise OSError("disk full")
+    async def broken_queue(*_args):
+        raise OSError("disk full")  # after the number was taken, in the same transaction
 
-    monkeypatch.setattr(invoices, "_render_pdf", broken_pdf)
+    monkeypatch.setattr(invoices.delivery, "queue", broken_queue)
     with pytest.raises(OSError):
         await finance.post(f"/api/v1/invoices/{invoice_id}/issue")
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""rate plans, invoices, billed conferences, credit memos, counters and month runs
+"""rate plans, invoices, billed conferences, credit memos, counters, month runs, deliveries
 
 Revision ID: 0008
 Revises: 0003
@@ -168,9 +168,25 @@ def upgrade() -> None:
         sa.Column("drafted", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("period", name=op.f("pk_billing_month_runs")),
     )
+    op.create_table(
+        "billing_pending_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("document_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('invoice', 'credit_memo')",
+            name=op.f("ck_billing_pending_deliveries_kind_known"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_billing_pending_deliveries")),
+        sa.UniqueConstraint(
+            "kind", "document_id", name=op.f("uq_billing_pending_deliveries_kind")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("billing_pending_deliveries")
     op.drop_table("billing_month_runs")
     op.drop_table("billing_counters")
     op.drop_table("billing_credit_memos")

@@ -1,0 +1,81 @@
+"""Sending issued documents: the PDF of each issued invoice and credit memo, by email.
+
+Issuing records a pending delivery in its own transaction; `deliver_next` later claims one
+(SKIP LOCKED, so two workers never draw the same PDF), renders it, queues the email to the
+customer's billing contacts in the outbox and drops the pending row, all in one unit of work.
+A crash in between leaves the row pending and the next run does it again; the outbox's
+dedupe key keeps that to one email.
+"""
+
+import asyncio
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.models import CreditMemo, Invoice, PendingDelivery
+from billing.service import renditions
+from billing.service.views import invoice_view, memo_view
+from bridgedesk import outbox
+from bridgedesk.clock import utcnow
+
+DocumentKind = Literal["invoice", "credit_memo"]
+
+
+async def queue(session: AsyncSession, kind: DocumentKind, document_id: int) -> None:
+    session.add(PendingDelivery(kind=kind, document_id=document_id, created_at=utcnow()))
+    await session.flush()
+
+
+async def _invoice_email(session: AsyncSession, invoice_id: int) -> None:
+    invoice = await session.get(Invoice, invoice_id)
+    if invoice is None or invoice.number is None:
+        return
+    document = invoice_view(invoice)
+    pdf = await asyncio.to_thread(renditions.invoice_pdf, document)
+    await outbox.enqueue_email(
+        session,
+        topic="invoice_issued",
+        to=document["bill_to"],
+        template="billing/email/invoice_issued.txt",
+        context={"invoice": document},
+        attachments=[outbox.Attachment(f"{invoice.number}.pdf", "application/pdf", pdf)],
+        dedupe_key=f"invoice_issued:{invoice.id}",
+    )
+
+
+async def _credit_memo_email(session: AsyncSession, memo_id: int) -> None:
+    memo = await session.get(CreditMemo, memo_id)
+    invoice = await session.get(Invoice, memo.invoice_id) if memo else None
+    if memo is None or invoice is None:
+        return
+    document = memo_view(memo, invoice)
+    pdf = await asyncio.to_thread(renditions.credit_memo_pdf, document)
+    await outbox.enqueue_email(
+        session,
+        topic="credit_memo_issued",
+        to=document["bill_to"],
+        template="billing/email/credit_memo_issued.txt",
+        context={"memo": document},
+        attachments=[outbox.Attachment(f"{memo.number}.pdf", "application/pdf", pdf)],
+        dedupe_key=f"credit_memo_issued:{memo.id}",
+    )
+
+
+async def deliver_next(session: AsyncSession) -> bool:
+    """Queue the email of the oldest pending document; False when none is pending."""
+    pending = await session.scalar(
+        select(PendingDelivery)
+        .order_by(PendingDelivery.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if pending is None:
+        return False
+    if pending.kind == "invoice":
+        await _invoice_email(session, pending.document_id)
+    else:
+        await _credit_memo_email(session, pending.document_id)
+    await session.delete(pending)
+    await session.flush()
+    return True
