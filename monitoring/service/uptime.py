@@ -149,7 +149,9 @@ def compute_report(
     probed = intersection([bounded(o) for o in outages if o.source == "probe"], watched)
     manual = [bounded(o) for o in outages if o.source != "probe" and not o.force_majeure]
     late_time = [Interval(w.start, w.end) for w in late]
-    downtime = clip(difference(union(probed, manual, late_time), excluded), span)
+    # Only time that has passed can have been down (a late-announced window next week is
+    # downtime once it happens, not before).
+    downtime = clip(difference(union(probed, manual, late_time), excluded), elapsed)
     unmonitored = difference(clip([elapsed], span), union(excluded, watched, downtime))
 
     month_length = span.length

@@ -170,3 +170,13 @@ def test_seconds_are_kept_to_the_hundredth_of_a_minute():
         outages=[OutageFact(1, u(6, 2), u(6, 2) + timedelta(seconds=100), "manual", False)],
     )
     assert r.downtime_minutes == Decimal("1.67")
+
+
+def test_a_late_window_still_ahead_is_not_downtime_yet():
+    window = WindowFact(1, u(6, 20, 1), u(6, 20, 3), notified_at=u(6, 19, 12))
+    before = report("2027-06", windows=[window], now=u(6, 19, 13))
+    during = report("2027-06", windows=[window], now=u(6, 20, 2))
+    after = report("2027-06", windows=[window], now=u(7, 1))
+    assert before.downtime_minutes == Decimal("0.00")
+    assert during.downtime_minutes == Decimal("60.00")
+    assert after.downtime_minutes == Decimal("120.00")
