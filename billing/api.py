@@ -4,6 +4,7 @@ The renditions (`.pdf`, `.csv`, `.html`) are declared before `/invoices/{invoice
 the id is an integer, so the plain route never swallows them.
 """
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -74,7 +75,8 @@ async def list_invoices(
 @router.get("/invoices/{invoice_id}.pdf")
 async def invoice_pdf(invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
-    pdf = renditions.invoice_pdf(views.invoice_view(invoice))
+    # Drawing a large invoice takes seconds: off the event loop.
+    pdf = await asyncio.to_thread(renditions.invoice_pdf, views.invoice_view(invoice))
     return Response(pdf, media_type="application/pdf", headers=_file(invoice, "pdf"))
 
 
@@ -131,7 +133,7 @@ async def list_credit_memos(
 @router.get("/credit-memos/{memo_id}.pdf")
 async def credit_memo_pdf(memo_id: int, db: Db, actor: CurrentActor) -> Response:
     memo, invoice = await credits.get_credit_memo(db, memo_id, by=actor)
-    pdf = renditions.credit_memo_pdf(views.memo_view(memo, invoice))
+    pdf = await asyncio.to_thread(renditions.credit_memo_pdf, views.memo_view(memo, invoice))
     return Response(
         pdf,
         media_type="application/pdf",

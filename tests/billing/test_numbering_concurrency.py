@@ -117,3 +117,90 @@ async def test_max_plus_one_without_the_lock_collides(pg_sessions, monkeypatch):
     assert collided, outcomes  # duplicate numbers refused by the unique index
     issued = sorted(o for o in outcomes if isinstance(o, str))
     assert len(issued) < DRAFTS
+
+
+async def test_concurrent_credits_never_exceed_what_the_conference_was_billed(pg_sessions):
+    """Ten credits of 30.00 against a conference billed 100.00, all at once: the invoice row
+    lock lets exactly three through, with consecutive memo numbers."""
+    from billing.models import BilledConference, CreditMemo
+    from billing.service import credits
+    from bridgedesk.identity import Role
+    from bridgedesk.models import User
+    from reservations.models import Conference
+
+    async with pg_sessions() as session, session.begin():
+        customer = Customer(name="Credited", timezone="UTC", billing_emails=[], created_at=utcnow())
+        session.add(customer)
+        await session.flush()
+        user = User(
+            email="s@credited.example",
+            name="S",
+            password_hash="x",
+            role=Role.SCHEDULER,
+            customer_id=customer.id,
+            active=True,
+            created_at=utcnow(),
+        )
+        session.add(user)
+        await session.flush()
+        start = datetime(2026, 10, 5, 14, tzinfo=UTC)
+        conference = Conference(
+            number="C-2026-777777",
+            customer_id=customer.id,
+            title="T",
+            leader_name="L",
+            requester_id=user.id,
+            requester_name="S",
+            features=[],
+            starts_at=start,
+            ends_at=start.replace(hour=15),
+            status="ended",
+            recorded=False,
+            booked_at=start,
+            adhoc=False,
+            overflow=False,
+        )
+        session.add(conference)
+        invoice = Invoice(
+            number="INV-2026-000777",
+            status="issued",
+            customer_id=customer.id,
+            period="2026-10",
+            currency="USD",
+            total_minor=10000,
+            created_at=utcnow(),
+            issued_at=utcnow(),
+            document={"bill_to": [], "conferences": []},
+        )
+        session.add(invoice)
+        await session.flush()
+        session.add(
+            BilledConference(
+                conference_id=conference.id,
+                invoice_id=invoice.id,
+                conference_number=conference.number,
+                total_minor=10000,
+            )
+        )
+        invoice_id = invoice.id
+
+    async def credit() -> str:
+        async with pg_sessions() as session, session.begin():
+            memo = await credits.create_credit_memo(
+                session,
+                invoice_id=invoice_id,
+                conference_number="C-2026-777777",
+                amount="30.00",
+                reason="race",
+                by=None,
+            )
+            return memo.number
+
+    outcomes = await asyncio.gather(*(credit() for _ in range(10)), return_exceptions=True)
+    written = sorted(o for o in outcomes if isinstance(o, str))
+    refused = [o for o in outcomes if isinstance(o, credits.CreditExceedsBilled)]
+    assert len(written) == 3 and len(refused) == 7, outcomes
+    assert [int(n[-6:]) for n in written] == [1, 2, 3]
+    async with pg_sessions() as session:
+        total = sum((await session.scalars(select(CreditMemo.amount_minor))).all())
+    assert total == 9000
