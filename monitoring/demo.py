@@ -3,12 +3,13 @@ maintenance window announced in time, a prober gap, and a few help-desk tickets.
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Actor
-from monitoring.models import MonitoredSpan, Outage
-from monitoring.service import maintenance, tickets, uptime
+from monitoring.models import MonitoredSpan, Outage, SlaPolicy
+from monitoring.service import maintenance, sla, tickets, uptime
 from reservations.service import registry
 
 # Figures the browser test recomputes: last month's bridge outage and force majeure.
@@ -77,6 +78,13 @@ async def load(session: AsyncSession, admin: Actor) -> None:
         by=admin,
     )
     customers = await registry.list_customers(session, by=admin)
+    # Acme brings its own support model: business hours in New York.
+    eastern = await session.scalar(
+        select(SlaPolicy.id).where(SlaPolicy.timezone == "America/New_York")
+    )
+    acme = [c for c in customers if c.timezone == "America/New_York"]
+    if eastern is not None and acme:
+        await sla.assign_policy(session, acme[0].id, eastern, by=admin)
     plan = [
         ("SL4", "Board meeting cannot connect", "phone", timedelta(days=3), "resolve"),
         ("SL3", "Cannot add a site to a running meeting", "web", timedelta(hours=5), "respond"),
