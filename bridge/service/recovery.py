@@ -293,8 +293,36 @@ async def _advance(state: _Pass, leg: Leg) -> None:
     due = leg.next_dial_at is not None and leg.next_dial_at <= state.now
     if leg.state != LegState.CONNECTED and leg.dial_id is None and due:
         await _redial(state, leg)
+    if leg.kind == VIDEO and leg.incident_id is None and dial is not None:
+        await _check_stuck(state, leg, dial)
     if leg.kind == VIDEO and leg.incident_id is not None:
         await _escalate(state, leg)
+
+
+async def _check_stuck(state: _Pass, leg: Leg, dial: DialView) -> None:
+    """A first dial still unanswered after the whole window (the SIP engine is down or
+    stuck, since its own answer timeout is far shorter) is a late call: recover it too."""
+    if dial.status not in ("queued", "dialing") or leg.first_connected_at is not None:
+        return
+    if state.now < dial.requested_at + state.policy.window:
+        return
+    incident = Incident(
+        leg_id=leg.id,
+        conference_id=leg.conference_id,
+        site_id=leg.site_id,
+        kind="failed",
+        cause="technical_support",
+        began_at=dial.requested_at,
+        recovery_deadline=dial.requested_at + state.policy.window,
+        contacts_notified=0,
+    )
+    state.session.add(incident)
+    await state.session.flush()
+    leg.incident_id = incident.id
+    await _event(
+        state, incident.id, "failed", f"dial still {dial.status}: no answer from the SIP engine"
+    )
+    state.changes += 1
 
 
 async def _connected(state: _Pass, leg: Leg, dial: DialView) -> None:

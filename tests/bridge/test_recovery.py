@@ -380,6 +380,8 @@ async def test_the_contact_chain_steps_one_contact_at_a_time_until_the_site_is_b
 
 async def test_a_site_added_to_a_running_conference_is_dialed(db, conference, make_site):
     await run(T0, launch_due_conferences_job)
+    for leg in await legs_of(db, conference.id):
+        await connect(db, leg, T0 + timedelta(seconds=3))
     extra = await make_site(
         customer=await db.get(Customer, conference.customer_id),
         name="Annex",
@@ -408,3 +410,19 @@ async def make_actor_at(db, moment):
     db.add(user)
     await db.flush()
     return actor_of(user)
+
+
+async def test_a_dial_the_engine_never_takes_becomes_a_late_call_with_its_audio_link(
+    db, conference
+):
+    await run(T0, launch_due_conferences_job)
+    board, lab = await legs_of(db, conference.id)
+    await connect(db, lab, T0 + timedelta(seconds=3))
+    await run(T0 + timedelta(minutes=4, seconds=59))
+    assert (await db.scalars(select(Incident))).all() == []
+    await run(T0 + timedelta(minutes=5))
+    board, lab, audio = await legs_of(db, conference.id)
+    incident = await db.scalar(select(Incident))
+    assert (incident.kind, incident.cause, incident.began_at) == ("failed", "technical_support", T0)
+    assert (board.state, audio.kind, audio.state) == ("audio_fallback", "audio", "dialing")
+    assert len((await db.scalars(SITE_DOWN)).all()) == 4
