@@ -125,8 +125,12 @@ async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> T
     return ticket
 
 
-async def get_ticket(session: AsyncSession, ticket_id: int, *, by: Actor) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id)
+async def get_ticket(
+    session: AsyncSession, ticket_id: int, *, by: Actor, lock: bool = False
+) -> Ticket:
+    """The ticket, if `by` may see it; `lock` holds its row until the transaction ends, so
+    two people acting on one ticket at once take turns (the second sees the first's change)."""
+    ticket = await session.get(Ticket, ticket_id, with_for_update=lock, populate_existing=lock)
     if ticket is None or not by.may_see_customer(ticket.customer_id):
         raise TicketNotFound()
     return ticket
@@ -171,7 +175,7 @@ async def breaches_of(session: AsyncSession, ticket: Ticket) -> Sequence[TicketB
 
 
 async def _handled(session: AsyncSession, ticket_id: int, by: Actor) -> Ticket:
-    ticket = await get_ticket(session, ticket_id, by=by)
+    ticket = await get_ticket(session, ticket_id, by=by, lock=True)
     if by.role not in HANDLERS:
         raise Forbidden("Only the help desk works tickets.")
     return ticket
@@ -304,7 +308,7 @@ async def resolve(
 async def reopen(session: AsyncSession, ticket_id: int, *, note: str | None, by: Actor) -> Ticket:
     """The customer (or the desk) says it is not fixed: the time it sat resolved does not
     count against the desk, so it is a pause of the resolution clock."""
-    ticket = await get_ticket(session, ticket_id, by=by)
+    ticket = await get_ticket(session, ticket_id, by=by, lock=True)
     if by.role not in OPENERS:
         raise Forbidden("Your role may not reopen tickets.")
     _require(ticket, "resolved")

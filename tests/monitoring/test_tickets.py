@@ -1,18 +1,26 @@
 """Help-desk tickets: the default policy's targets, business-hours clocks through the API,
 the lifecycle with pauses, and the breach job that tells the next tier."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bridgedesk.auth import actor_of
+from bridgedesk.db import create_engine_for
+from bridgedesk.errors import Conflict
 from bridgedesk.identity import Role
 from bridgedesk.jobs import send_outbox_job
-from bridgedesk.models import OutboxMessage
+from bridgedesk.models import OutboxMessage, User
 from monitoring.models import SlaPolicy, Ticket, TicketEvent
+from monitoring.service import tickets
 from monitoring.service.breaches import mark_breaches
+from reservations.models import Customer
+from tests.conftest import create_pg_database, drop_pg_database
 
 LA = ZoneInfo("America/Los_Angeles")
 T = datetime(2027, 1, 12, 9, 0, tzinfo=UTC)  # a Tuesday
@@ -223,3 +231,48 @@ async def test_missed_clocks_are_marked_once_and_the_next_tier_hears(
     assert rows is not None
     topics = (await db.scalars(select(OutboxMessage.topic))).all()
     assert topics.count("ticket_breach") == 2
+
+
+@pytest.mark.postgres
+async def test_two_desk_members_answering_at_once_take_turns():
+    """On PostgreSQL the ticket row is locked by the first answer: the second waits, then
+    finds the ticket already answered (409), and the timeline has one answer."""
+    url = create_pg_database("bridgedesk_ticket_race")
+    engine = create_engine_for(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as session, session.begin():
+            customer = Customer(name="Race", timezone="UTC", billing_emails=[], created_at=T)
+            session.add(customer)
+            desk = User(
+                email="desk@example.com",
+                name="Desk",
+                password_hash="x",
+                role="operator",
+                customer_id=None,
+                active=True,
+                created_at=T,
+            )
+            session.add(desk)
+            await session.flush()
+            by = actor_of(desk)
+            ticket = await tickets.open_ticket(
+                session, tickets.NewTicket(customer.id, "SL3", "s", "d", "phone"), by=by
+            )
+
+        async def answer() -> str:
+            async with sessions() as session, session.begin():
+                try:
+                    await tickets.respond(session, ticket.id, note="mine", severity=None, by=by)
+                except Conflict:
+                    return "refused"
+                await asyncio.sleep(0.3)  # hold the lock while the other one arrives
+                return "answered"
+
+        assert sorted(await asyncio.gather(answer(), answer())) == ["answered", "refused"]
+        async with sessions() as session:
+            kinds = [e.kind for e in await tickets.timeline(session, ticket)]
+        assert kinds == ["opened", "responded"]
+    finally:
+        await engine.dispose()
+        drop_pg_database(url)
