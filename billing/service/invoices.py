@@ -230,6 +230,19 @@ async def run_month(
         < bounds[conference.customer_id][1]
     ]
     progress(f"{period}: {len(conferences)} conferences of {len(customers)} customers")
+    # The month's drafts are locked before reading what is billed: an issue in flight either
+    # committed first (its draft is no longer one, its conferences are billed) or waits for
+    # this run and then issues the re-drafted document. Never an issued invoice overwritten.
+    drafts = {
+        invoice.customer_id: invoice
+        for invoice in await session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.period == period, Invoice.status == "draft", Invoice.customer_id.in_(ids)
+            )
+            .with_for_update()
+        )
+    }
     billed = await _billed_ids(session, [c.id for c in conferences])
     unbilled = [c for c in conferences if c.id not in billed]
     records = await usage.records_by_conference(session, [c.id for c in unbilled])
@@ -275,14 +288,6 @@ async def run_month(
     names = {c.id: c.name for c in customers}
     for missing in sorted(without_plan):
         result.problems.append(f"{names[missing]} has call records in {period} but no rate plan")
-    drafts = {
-        invoice.customer_id: invoice
-        for invoice in await session.scalars(
-            select(Invoice).where(
-                Invoice.period == period, Invoice.status == "draft", Invoice.customer_id.in_(ids)
-            )
-        )
-    }
     now = utcnow()
     for customer in customers:
         lines = by_customer.get(customer.id)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -204,3 +204,100 @@ async def test_concurrent_credits_never_exceed_what_the_conference_was_billed(pg
     async with pg_sessions() as session:
         total = sum((await session.scalars(select(CreditMemo.amount_minor))).all())
     assert total == 9000
+
+
+async def _waiting_on_a_lock(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    async with sessions() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
+
+
+async def test_a_run_during_an_issue_never_touches_the_issued_invoice(pg_sessions):
+    """Finance issues a draft while the month is being re-run: the run waits for the issue's
+    lock and then sees the invoice issued and its conference billed."""
+    from bridgedesk.identity import Role
+    from bridgedesk.models import User
+    from reservations.models import Conference
+
+    start = datetime(2026, 10, 5, 14, tzinfo=UTC)
+    async with pg_sessions() as session, session.begin():
+        customer = Customer(name="Racing", timezone="UTC", billing_emails=[], created_at=utcnow())
+        session.add(customer)
+        await session.flush()
+        user = User(
+            email="s@racing.example",
+            name="S",
+            password_hash="x",
+            role=Role.SCHEDULER,
+            customer_id=customer.id,
+            active=True,
+            created_at=utcnow(),
+        )
+        session.add(user)
+        await session.flush()
+        conference = Conference(
+            number="C-2026-888888",
+            customer_id=customer.id,
+            title="T",
+            leader_name="L",
+            requester_id=user.id,
+            requester_name="S",
+            features=[],
+            starts_at=start,
+            ends_at=start.replace(hour=15),
+            status="ended",
+            recorded=False,
+            booked_at=start,
+            adhoc=False,
+            overflow=False,
+        )
+        session.add(conference)
+        await session.flush()
+        line = {
+            "conference_id": conference.id,
+            "conference_number": conference.number,
+            "total_charges": "12.00",
+            "total_minutes": 60,
+            "sites": [],
+            "features": [],
+        }
+        draft = Invoice(
+            status="draft",
+            customer_id=customer.id,
+            period="2026-10",
+            currency="USD",
+            total_minor=1200,
+            created_at=utcnow(),
+            document={"bill_to": [], "conferences": [line], "total": "12.00"},
+        )
+        session.add(draft)
+        await session.flush()
+        draft_id, customer_id = draft.id, customer.id
+
+    async def run() -> invoices.RunResult:
+        async with pg_sessions() as session, session.begin():
+            return await invoices.run_month(session, "2026-10", customer_id=customer_id, by=None)
+
+    issuing = pg_sessions()
+    async with issuing.begin():
+        issued = await invoices.issue(issuing, draft_id, by=None)
+        rerun = asyncio.create_task(run())
+        # A real lock wait between two connections: poll (bounded) until the run waits.
+        for _ in range(200):
+            if await _waiting_on_a_lock(pg_sessions) or rerun.done():
+                break
+            await asyncio.sleep(0.05)
+        assert not rerun.done()
+    await issuing.close()
+    result = await rerun
+    assert result.drafted == [] and result.removed == 0
+    async with pg_sessions() as session:
+        stored = await session.get(Invoice, draft_id)
+        assert stored is not None
+        assert (stored.status, stored.number, stored.total_minor) == ("issued", issued.number, 1200)
+        assert stored.document["conferences"] == [line]
