@@ -4,6 +4,8 @@ writing back what it reports and keeping its leases alive. The supervisor restar
 dies; its claims then run out (or the supervisor takes them back at once)."""
 
 import argparse
+import contextlib
+import ctypes
 import logging
 import os
 import queue
@@ -29,6 +31,7 @@ HANGUP_CHECK_SECONDS = 0.5
 # After a database error the process waits this long before trying again (it keeps what the
 # endpoint reported in memory meanwhile, so nothing is lost).
 DB_RETRY_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1
 
 
 def owner_name(pid: int | None = None) -> str:
@@ -196,10 +199,22 @@ class WorkerProcess:
         self.queue.engine.dispose()
 
 
+def _die_with_parent() -> None:
+    """A SIP process outlives no supervisor: the kernel sends it SIGTERM when its parent
+    dies (Linux), and if that already happened it leaves at once."""
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if parent == 1:
+        sys.exit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bridge.engine.process", description=__doc__)
     parser.add_argument("--once", action="store_true", help="exit when no work is left")
     args = parser.parse_args(argv)
+    if not args.once and sys.platform == "linux":
+        _die_with_parent()
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s sip[{os.getpid()}] %(name)s %(message)s"
     )

@@ -5,7 +5,6 @@ once: its probes re-queued (or failed cleanly), its dials ended as "engine_lost"
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -23,13 +22,6 @@ log = logging.getLogger("bridge.engine.supervisor")
 
 CHECK_SECONDS = 0.25
 STOP_GRACE_SECONDS = 10.0
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """A child outlives no supervisor: the kernel sends it SIGTERM if the supervisor dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -62,7 +54,6 @@ class Supervisor:
             [sys.executable, "-m", "bridge.engine.process"],
             env=env,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self.started += 1
         log.info("SIP process %d started (pid %d)", slot.index, slot.process.pid)

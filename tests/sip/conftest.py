@@ -8,6 +8,7 @@ tests/sip/sipp.py.
 """
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -96,6 +97,7 @@ def sip_engine(
             time.sleep(0.05)
         yield engine
     finally:
+        children = engine.sip_pids()
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -103,27 +105,13 @@ def sip_engine(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-        # Children die with the supervisor (PDEATHSIG); make sure of it.
-        for pid in _orphans(process.pid):
-            os.kill(pid, signal.SIGKILL)
+        # The SIP processes die with their supervisor (PDEATHSIG); make sure of it, for the
+        # ones this engine started only.
+        for pid in children:
+            with contextlib.suppress(OSError):
+                if b"bridge.engine.process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
         log.unlink(missing_ok=True)
-
-
-def _orphans(supervisor_pid: int) -> list[int]:
-    found = []
-    for status in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            cmdline = status.read_bytes()
-        except OSError:
-            continue
-        if b"bridge.engine.process" in cmdline:
-            try:
-                ppid = int(Path(status.parent, "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid in (supervisor_pid, 1):
-                found.append(int(status.parent.name))
-    return found
 
 
 @pytest.fixture(scope="session")
