@@ -18,7 +18,7 @@ def test_a_burst_then_the_rate():
     assert [bucket.take() for _ in range(5)] == [True, True, True, True, False]
     clock.now += 0.05  # half a token
     assert bucket.take() is False
-    clock.now += 0.05
+    clock.now += 0.06
     assert bucket.take() is True and bucket.take() is False
 
 
