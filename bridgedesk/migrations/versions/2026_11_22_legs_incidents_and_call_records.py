@@ -169,9 +169,7 @@ def upgrade() -> None:
         _fk("bridge_call_records", "bridge_id", "reservations_bridges"),
         _fk("bridge_call_records", "leg_id", "bridge_legs"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bridge_call_records")),
-        sa.UniqueConstraint(
-            "site_id", "connected_at", name=op.f("uq_bridge_call_records_site_id")
-        ),
+        sa.UniqueConstraint("site_id", "connected_at", name=op.f("uq_bridge_call_records_site_id")),
     )
     with op.batch_alter_table("bridge_call_records", schema=None) as batch_op:
         batch_op.create_index(
@@ -179,9 +177,7 @@ def upgrade() -> None:
             ["customer_id", "connected_at"],
             unique=False,
         )
-        batch_op.create_index(
-            "ix_bridge_call_records_connected_at", ["connected_at"], unique=False
-        )
+        batch_op.create_index("ix_bridge_call_records_connected_at", ["connected_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_bridge_call_records_conference_id"), ["conference_id"], unique=False
         )
