@@ -420,12 +420,6 @@ async def issue(session: AsyncSession, invoice_id: int, *, by: Actor | None) -> 
             await session.flush()
     except IntegrityError:
         raise AlreadyBilled() from None
-    now = utcnow()
-    number = await next_number(session, "INV", now.year)
-    invoice.status = "issued"
-    invoice.number = number
-    invoice.issued_at = now
-    invoice.issued_by = by.email if by else "command line"
     memo_ids = [memo["id"] for memo in invoice.document.get("credit_memos", [])]
     if memo_ids:
         for memo in await session.scalars(
@@ -434,7 +428,14 @@ async def issue(session: AsyncSession, invoice_id: int, *, by: Actor | None) -> 
             )
         ):
             memo.shown_on_invoice_id = invoice.id
-    # The frozen snapshot carries its number and issue time, so every rendition agrees.
+    now = utcnow()
+    number = await next_number(session, "INV", now.year)
+    # One UPDATE turns the draft into the issued invoice: after it, the database refuses any
+    # change to the row (a trigger), so the frozen snapshot is written in the same statement.
+    invoice.status = "issued"
+    invoice.number = number
+    invoice.issued_at = now
+    invoice.issued_by = by.email if by else "command line"
     invoice.document = {**invoice.document, "issued_at": now.isoformat()}
     await session.flush()
     # The PDF email is queued by the delivery job, committed with the number here.

@@ -219,3 +219,21 @@ async def test_currencies_with_0_and_3_minor_digits(
     assert invoice["total"] == total
     row = await db.get(Invoice, invoice["id"])
     assert row.total_minor == int(Decimal(total).scaleb(len(total.partition(".")[2])))
+
+
+async def test_the_database_refuses_to_change_an_issued_invoice(db, october, client_as):
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DBAPIError
+
+    finance = await client_as(Role.FINANCE)
+    run = await _run(finance, customer_id=october["customer"].id)
+    invoice_id = run["drafted"][0]
+    await finance.post(f"/api/v1/invoices/{invoice_id}/issue")
+    for statement in (
+        update(Invoice).where(Invoice.id == invoice_id).values(total_minor=1),
+        delete(Invoice).where(Invoice.id == invoice_id),
+    ):
+        with pytest.raises(DBAPIError, match="immutable"):
+            async with db.begin_nested():
+                await db.execute(statement)
+    assert (await finance.get(f"/api/v1/invoices/{invoice_id}")).json()["total"] == "79.58"

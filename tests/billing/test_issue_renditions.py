@@ -164,3 +164,7 @@ async def test_the_next_invoice_cover_lists_credit_memos(
     assert cover["total"] == "0.24"  # the memo is a separate document, not a deduction
     html = (await finance.get(f"/api/v1/invoices/{next_id}.html")).text
     assert memo["number"] in html
+    # Issuing it marks the memo shown: December's cover will not list it again.
+    assert (await finance.post(f"/api/v1/invoices/{next_id}/issue")).status_code == 200
+    memo_now = (await finance.get(f"/api/v1/credit-memos/{memo['id']}")).json()
+    assert memo_now["shown_on_invoice_id"] == next_id

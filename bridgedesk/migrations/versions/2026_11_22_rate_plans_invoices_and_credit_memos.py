@@ -80,6 +80,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'draft'"),
         sqlite_where=sa.text("status = 'draft'"),
     )
+    _freeze_issued_invoices()
     op.create_table(
         "billing_billed_conferences",
         sa.Column("conference_id", sa.Integer(), nullable=False),
@@ -179,10 +180,35 @@ def upgrade() -> None:
             name=op.f("ck_billing_pending_deliveries_kind_known"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_billing_pending_deliveries")),
-        sa.UniqueConstraint(
-            "kind", "document_id", name=op.f("uq_billing_pending_deliveries_kind")
-        ),
+        sa.UniqueConstraint("kind", "document_id", name=op.f("uq_billing_pending_deliveries_kind")),
     )
+
+
+def _freeze_issued_invoices() -> None:
+    """The database itself refuses to change or delete an issued invoice."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            """
+            CREATE FUNCTION billing_refuse_issued_change() RETURNS trigger AS $$
+            BEGIN
+                RAISE EXCEPTION 'issued invoice % is immutable', OLD.number
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER billing_invoices_frozen BEFORE UPDATE OR DELETE ON billing_invoices "
+            "FOR EACH ROW WHEN (OLD.status = 'issued') "
+            "EXECUTE FUNCTION billing_refuse_issued_change()"
+        )
+    else:
+        for event in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER billing_invoices_frozen_{event.lower()} BEFORE {event} "
+                "ON billing_invoices FOR EACH ROW WHEN OLD.status = 'issued' "
+                "BEGIN SELECT RAISE(ABORT, 'issued invoices are immutable'); END"
+            )
 
 
 def downgrade() -> None:
@@ -191,5 +217,8 @@ def downgrade() -> None:
     op.drop_table("billing_counters")
     op.drop_table("billing_credit_memos")
     op.drop_table("billing_billed_conferences")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS billing_invoices_frozen ON billing_invoices")
+        op.execute("DROP FUNCTION IF EXISTS billing_refuse_issued_change()")
     op.drop_table("billing_invoices")
     op.drop_table("billing_rate_plans")
