@@ -122,7 +122,7 @@ def main() -> int:
         with running_server(url, Path(log_dir)) as server:
             api, number, conference_id, sites = setup(server.base_url)
             # Warm-up: one small batch, far away from the measured records.
-            _ok(api.post("/api/v1/cdrs", json={"records": batch(number, sites, 10**6, 100)}))
+            _ok(api.post("/api/v1/cdrs", json={"records": batch(number, sites, 2 * total, 100)}))
             bodies = [
                 {"records": batch(number, sites, b * args.records, args.records)}
                 for b in range(args.batches)

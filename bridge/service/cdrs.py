@@ -24,6 +24,10 @@ MIN_SPEED_KBPS, MAX_SPEED_KBPS = 1, 100_000
 MAX_CONNECTION = timedelta(hours=48)
 # A record may not end in the future; a sender's clock may run this far ahead of ours.
 CLOCK_SKEW = timedelta(minutes=5)
+# A record belongs to its conference's time: a site may join up to an hour early, and leave
+# up to 12 hours late (the longest an overrun is extended at once).
+EARLY_JOIN = timedelta(hours=1)
+LATE_LEAVE = timedelta(hours=12)
 # Conferences a record may belong to: one that was held (or is being held).
 RECORDABLE_STATUSES = ("live", "ended", "confirmed", "requested")
 _CHUNK = 500
@@ -234,6 +238,18 @@ async def import_records(
                     index,
                     f"site {record.site_id} is not a site of conference {conference.number}'s "
                     "customer",
+                )
+            )
+        elif not (
+            conference.starts_at - EARLY_JOIN <= record.connected_at
+            and record.disconnected_at <= conference.ends_at + LATE_LEAVE
+        ):
+            problems.append(
+                RecordProblem(
+                    index,
+                    f"the connection lies outside conference {conference.number} "
+                    f"({conference.starts_at.isoformat()} to {conference.ends_at.isoformat()}, "
+                    "give or take an hour before and 12 hours after)",
                 )
             )
         elif record.site_id not in {held.site_id for held in conference.sites}:

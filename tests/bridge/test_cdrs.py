@@ -138,11 +138,13 @@ async def test_a_batch_with_bad_records_is_refused_whole_naming_each_one(db, hel
         rec(held, held.spare_site_id, 0, 10),  # 9: not in the conference
         "not a record",  # 10
         rec(held, a, 0, 30),  # 11: repeats the stored one
+        rec(held, b, -61, 10),  # 12: joined more than an hour early
+        rec(held, b, 60, 120 + 12 * 60 + 1),  # 13: left more than 12 hours late
     ]
     answer = await operator.post("/api/v1/cdrs", json={"records": records})
     assert answer.status_code == 422, answer.text
     errors = answer.json()["errors"]
-    assert [e["index"] for e in errors] == list(range(1, 12))
+    assert [e["index"] for e in errors] == list(range(1, 14))
     reasons = {e["index"]: e["reason"] for e in errors}
     assert "overlaps stored record" in reasons[1]
     assert "after connected_at" in reasons[2]
@@ -155,6 +157,7 @@ async def test_a_batch_with_bad_records_is_refused_whole_naming_each_one(db, hel
     assert "does not take part" in reasons[9]
     assert "JSON object" in reasons[10]
     assert "repeats stored record" in reasons[11]
+    assert "outside conference" in reasons[12] and "outside conference" in reasons[13]
     assert await records_snapshot(db) == before
 
 
