@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.engine.options import OptionsOutcome, send_options
 from bridge.engine.sip import CallEnded, EngineEvent, PlaceCall, SipEngine
 from bridge.engine.work import OptionsDone, WorkItem, WorkQueue, make_engine
+from bridgedesk.clock import utcnow
 from bridgedesk.settings import Settings, get_settings
 
 log = logging.getLogger("bridge.engine.process")
@@ -127,9 +128,18 @@ class WorkerProcess:
             except queue.Empty:
                 break
         for key, future in list(self.pings.items()):
-            if future.done():
-                del self.pings[key]
+            if not future.done():
+                continue
+            del self.pings[key]
+            if future.cancelled():  # stopping: the claim is handed back instead
+                continue
+            error = future.exception()
+            if error is None:
                 batch.append(OptionsDone(key, future.result()))
+            else:
+                now = utcnow()
+                failure = OptionsOutcome(now, now, None, None, None, "", f"not sent: {error}")
+                batch.append(OptionsDone(key, failure))
         freed = 0
         for event in batch:
             if isinstance(event, CallEnded | OptionsDone):

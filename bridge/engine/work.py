@@ -378,7 +378,7 @@ def _options_result(outcome: OptionsOutcome) -> dict[str, object]:
         "codec": None,
         "media_seconds": 0.0,
         "rtp_packets_received": 0,
-        "call_id": outcome.call_id,
+        "call_id": outcome.call_id or None,
         "cause": cause_for_status(outcome.final_status).value,
         "detail": outcome.detail[:300],
         "started_at": outcome.started_at,
