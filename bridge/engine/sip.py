@@ -368,8 +368,10 @@ class SipEngine:
                 if tracked.connected_mono is None:
                     if tracked.remote_final:
                         detail = tracked.final_reason
-                    else:
+                    elif info.lastStatusCode == 408:
                         detail = f"no answer from the far end ({tracked.final_reason})"
+                    else:  # pjsip's own verdict: DNS, transport or socket failure
+                        detail = f"not reached ({tracked.final_reason})"
                     self.emit(_ended(tracked, "failed", detail))
                 else:
                     self.emit(_ended(tracked, "remote_bye", "the far end hung up"))
