@@ -87,3 +87,13 @@ async def test_options_ping_to_nobody_is_network(engine):
     view = await wait_for_probe(engine.database_url, probe_id, within=10)
     assert view.result is not None
     assert (view.result.final_status, view.result.cause) == (None, "network")
+
+
+async def test_an_unresolvable_site_is_network_with_no_status(engine):
+    """pjsip answers itself (502) when the name does not resolve: that is not the site's
+    status, so none is recorded."""
+    probe_id = await _probe(engine.database_url, "sip:site@no-such-host.invalid")
+    view = await wait_for_probe(engine.database_url, probe_id, within=10)
+    assert view.result is not None
+    assert (view.result.final_status, view.result.cause) == (None, "network")
+    assert view.result.detail.startswith("not reached")
