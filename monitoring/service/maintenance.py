@@ -152,8 +152,14 @@ async def create_window(session: AsyncSession, data: WindowData, *, by: Actor) -
     return window
 
 
-async def get_window(session: AsyncSession, window_id: int) -> MaintenanceWindow:
-    window = await session.get(MaintenanceWindow, window_id)
+async def get_window(
+    session: AsyncSession, window_id: int, *, lock: bool = False
+) -> MaintenanceWindow:
+    """`lock` holds the row until the transaction ends: a move and a cancel arriving together
+    take turns, and the second sees what the first did."""
+    window = await session.get(
+        MaintenanceWindow, window_id, with_for_update=lock, populate_existing=lock
+    )
     if window is None:
         raise WindowNotFound()
     return window
@@ -172,7 +178,7 @@ async def move_window(
     _check_manager(by)
     if start is None and end is None and reason is None:
         raise InvalidInput("Give a new start, end or reason.")
-    window = await get_window(session, window_id)
+    window = await get_window(session, window_id, lock=True)
     now = utcnow()
     if window.cancelled_at is not None:
         raise WindowClosed("The maintenance window was cancelled.")
@@ -194,7 +200,7 @@ async def move_window(
 
 async def cancel_window(session: AsyncSession, window_id: int, *, by: Actor) -> MaintenanceWindow:
     _check_manager(by)
-    window = await get_window(session, window_id)
+    window = await get_window(session, window_id, lock=True)
     if window.cancelled_at is not None:
         raise WindowClosed("The maintenance window is already cancelled.")
     if window.starts_at <= utcnow():

@@ -1,15 +1,20 @@
 """Maintenance windows: create, move and cancel each email every customer's contacts (over
 real SMTP); the notice rule; refused requests change nothing."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bridgedesk.identity import Role
+from bridgedesk.db import create_engine_for
+from bridgedesk.identity import Actor, Role
 from bridgedesk.jobs import send_outbox_job
 from monitoring.models import MaintenanceNotice, MaintenanceWindow
+from monitoring.service import maintenance
+from tests.conftest import create_pg_database, drop_pg_database
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -246,3 +251,54 @@ async def test_an_empty_change_is_refused(db, client_as):
     response = await operator.patch(f"/api/v1/maintenance-windows/{created.json()['id']}", json={})
     assert response.status_code == 422 and response.json()["detail"]
     assert await _rows(db) == before
+
+
+@pytest.mark.postgres
+async def test_a_move_arriving_during_a_cancel_waits_and_is_refused():
+    url = create_pg_database("bridgedesk_window_race")
+    engine = create_engine_for(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    admin = Actor(user_id=1, role=Role.ADMIN, name="Admin", email="admin@example.com")
+    try:
+        async with sessions() as session, session.begin():
+            window = await maintenance.create_window(
+                session,
+                maintenance.WindowData(
+                    "bridge", NOW + timedelta(days=5), NOW + timedelta(days=5, hours=1), "Work"
+                ),
+                by=admin,
+            )
+        cancelling = asyncio.Event()
+
+        async def cancel() -> str:
+            async with sessions() as session, session.begin():
+                await maintenance.cancel_window(session, window.id, by=admin)
+                cancelling.set()
+                await asyncio.sleep(0.3)  # the move arrives while this holds the row
+            return "cancelled"
+
+        async def move() -> str:
+            await cancelling.wait()
+            try:
+                async with sessions() as session, session.begin():
+                    await maintenance.move_window(
+                        session,
+                        window.id,
+                        start=NOW + timedelta(days=6),
+                        end=None,
+                        reason=None,
+                        by=admin,
+                    )
+            except maintenance.WindowClosed:
+                return "refused"
+            return "moved"
+
+        assert await asyncio.gather(cancel(), move()) == ["cancelled", "refused"]
+        async with sessions() as session:
+            kinds = [n.kind for n in await maintenance.notices(session, window.id)]
+            stored = await maintenance.get_window(session, window.id)
+        assert kinds == ["created", "cancelled"]
+        assert stored.starts_at == NOW + timedelta(days=5)
+    finally:
+        await engine.dispose()
+        drop_pg_database(url)
