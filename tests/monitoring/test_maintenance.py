@@ -285,7 +285,7 @@ async def test_a_move_arriving_during_a_cancel_waits_and_is_refused():
                         session,
                         window.id,
                         start=NOW + timedelta(days=6),
-                        end=None,
+                        end=NOW + timedelta(days=6, hours=1),
                         reason=None,
                         by=admin,
                     )
