@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from billing.service import credits, invoices, views
-from billing.service.periods import parse_period, previous_period
+from billing.service.periods import next_period, parse_period, previous_period
 from billing.service.roles import is_runner, require_reader
 from bridgedesk.auth import CurrentActor, current_actor
 from bridgedesk.clock import utcnow
@@ -47,6 +47,7 @@ async def billing_home(
             "runner": runner,
             "period": period,
             "previous": previous_period(period),
+            "following": next_period(period),
             "invoices": [views.summary_view(i) for i in found],
             "memos": [views.memo_view(m, i) for m, i in memos],
         },
