@@ -15,7 +15,7 @@ from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
 from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.models import OutboxMessage, User
-from bridgedesk.settings import get_settings
+from bridgedesk.settings import Settings, get_settings
 from reservations.jobs import extend_overruns_job
 from reservations.models import Conference, Customer, Site
 from reservations.service import live
@@ -426,3 +426,11 @@ async def test_a_dial_the_engine_never_takes_becomes_a_late_call_with_its_audio_
     assert (incident.kind, incident.cause, incident.began_at) == ("failed", "technical_support", T0)
     assert (board.state, audio.kind, audio.state) == ("audio_fallback", "audio", "dialing")
     assert len((await db.scalars(SITE_DOWN)).all()) == 4
+
+
+def test_production_keeps_the_published_five_minute_window(monkeypatch):
+    for name in ("RECOVERY_WINDOW_SECONDS", "ON_TIME_THRESHOLD_SECONDS"):
+        monkeypatch.delenv(f"BRIDGEDESK_{name}", raising=False)
+    defaults = Settings()
+    assert defaults.recovery_window_seconds == 300
+    assert defaults.on_time_threshold_seconds == 120
