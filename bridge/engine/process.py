@@ -10,7 +10,6 @@ import logging
 import os
 import queue
 import signal
-import socket
 import sys
 import threading
 import time
@@ -19,9 +18,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.engine.events import CallEnded, EngineEvent, PlaceCall
 from bridge.engine.options import OptionsOutcome, send_options
-from bridge.engine.sip import CallEnded, EngineEvent, PlaceCall, SipEngine
-from bridge.engine.work import OptionsDone, WorkItem, WorkQueue, make_engine
+from bridge.engine.sip import SipEngine
+from bridge.engine.work import OptionsDone, WorkItem, WorkQueue, make_engine, owner_name
 from bridgedesk.clock import utcnow
 from bridgedesk.settings import Settings, get_settings
 
@@ -33,11 +33,6 @@ HANGUP_CHECK_SECONDS = 0.5
 # endpoint reported in memory meanwhile, so nothing is lost).
 DB_RETRY_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
-
-
-def owner_name(pid: int | None = None) -> str:
-    """How a process signs its claims: the supervisor derives it from the child's pid."""
-    return f"{socket.gethostname()[:80]}/{pid or os.getpid()}"
 
 
 class WorkerProcess:

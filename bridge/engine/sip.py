@@ -1,5 +1,6 @@
 """The one module that imports pjsua2: a SIP endpoint owned by one thread, which takes plain
-commands (place a call, hang one up) and hands back plain events (connected, media, ended).
+commands (place a call, hang one up) and hands back plain events (connected, media, ended),
+all defined in bridge/engine/events.py.
 
 pjsua2 facts this relies on (SPEC §5): no sound device, so the null device after libStart;
 threadCnt = 0 and mainThreadOnly, with libHandleEvents pumped by the thread that created the
@@ -20,6 +21,15 @@ from datetime import datetime
 
 import pjsua2 as pj
 
+from bridge.engine.events import (
+    CallConnected,
+    CallDialing,
+    CallEnded,
+    EngineEvent,
+    HangUp,
+    MediaSeen,
+    PlaceCall,
+)
 from bridgedesk.clock import utcnow
 
 log = logging.getLogger("bridge.engine.sip")
@@ -30,69 +40,6 @@ SAMPLE_SECONDS = 0.2
 MEDIA_REPORT_SECONDS = 2.0
 # A call that pjsua2 refuses for want of a free slot is retried for this long.
 SLOT_WAIT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class PlaceCall:
-    key: str  # the caller's name for the call, e.g. "probe:12"
-    uri: str
-    answer_timeout: float
-    # Probes hang up by themselves after this long connected; None holds the call (dials).
-    hold_seconds: float | None
-    # A connected call with no RTP for this long is hung up ("no_media"); 0 never.
-    no_media_seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class HangUp:
-    key: str
-
-
-@dataclass(frozen=True)
-class CallDialing:
-    key: str
-    at: datetime
-    call_id: str | None
-
-
-@dataclass(frozen=True)
-class CallConnected:
-    key: str
-    at: datetime
-    final_status: int
-    provisional_ms: float | None
-    answer_ms: float
-    codec: str | None
-    call_id: str | None
-
-
-@dataclass(frozen=True)
-class MediaSeen:
-    key: str
-    last_media_at: datetime
-    rtp_packets: int
-
-
-@dataclass(frozen=True)
-class CallEnded:
-    key: str
-    started_at: datetime  # the INVITE went out (or the command was dropped)
-    ended_at: datetime
-    connected: bool
-    final_status: int | None  # a final answer the far end really sent; None when none came
-    provisional_ms: float | None
-    answer_ms: float | None
-    codec: str | None
-    call_id: str | None
-    media_seconds: float
-    rtp_packets: int
-    last_media_at: datetime | None
-    # "completed" (a probe's own hang-up), "failed", "remote_bye", "no_media", "hangup".
-    end_reason: str
-    detail: str
-
-
-EngineEvent = CallDialing | CallConnected | MediaSeen | CallEnded
 
 
 class TokenBucket:

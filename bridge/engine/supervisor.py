@@ -14,8 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from bridge.engine.process import owner_name
-from bridge.engine.work import WorkQueue, make_engine
+from bridge.engine.work import WorkQueue, make_engine, owner_name
 from bridgedesk.settings import Settings
 
 log = logging.getLogger("bridge.engine.supervisor")

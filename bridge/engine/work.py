@@ -5,6 +5,8 @@ of processes that died taken back (probes re-queued a bounded number of times, d
 as "engine_lost"). Blocking code: the worker process is not async, pjsua2 is not either."""
 
 import logging
+import os
+import socket
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, create_engine, insert, pool, select, update
 from sqlalchemy.orm import Session
 
+from bridge.engine.events import CallConnected, CallDialing, CallEnded, EngineEvent, MediaSeen
 from bridge.engine.options import OptionsOutcome
-from bridge.engine.sip import CallConnected, CallDialing, CallEnded, EngineEvent, MediaSeen
 from bridge.models import Dial, Probe, ProbeResult
 from bridge.service.probes import Cause, cause_for_status
 from bridgedesk.clock import utcnow
@@ -43,6 +45,11 @@ class WorkItem:
 class OptionsDone:
     key: str
     outcome: OptionsOutcome
+
+
+def owner_name(pid: int | None = None) -> str:
+    """How a process signs its claims: the supervisor derives it from the child's pid."""
+    return f"{socket.gethostname()[:80]}/{pid or os.getpid()}"
 
 
 def parse_key(key: str) -> tuple[str, int]:

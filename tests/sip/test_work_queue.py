@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from bridge.engine.sip import CallEnded
+from bridge.engine.events import CallEnded
 from bridge.engine.work import ENGINE_LOST, WorkQueue, make_engine
 from bridge.models import Dial, Probe
 from bridge.service.dials import get_dials, request_dial
