@@ -10,7 +10,7 @@ connected twice at once), each holding its 4 sites; and LEGS-PER-CONFERENCE call
 conference (speeds across all five tiers, a drop and reconnect in every fourth conference).
 
 Then it times
-- **draft**: `billing.service.invoices.run_month("2026-10")` for every customer, in one unit of
+- **draft**: `billing.service.drafting.run_month("2026-10")` for every customer, in one unit of
   work, exactly as the monthly job and `bridgedesk invoices run` do (read conferences, records
   and plans; rate every leg; write one draft per customer with its full document);
 - **aggregate**: one SQL statement over the same legs: per customer, the sum of each leg's
@@ -314,7 +314,7 @@ def aggregate(url: str) -> tuple[float, dict[int, Decimal]]:
 async def draft(url: str) -> tuple[float, dict[int, Decimal], int]:
     os.environ["BRIDGEDESK_DATABASE_URL"] = url
     from billing.models import Invoice
-    from billing.service import invoices
+    from billing.service import drafting
     from billing.service.rating import from_minor
     from bridgedesk.db import database, unit_of_work
 
@@ -324,7 +324,7 @@ async def draft(url: str) -> tuple[float, dict[int, Decimal], int]:
         print(f"  {time.perf_counter() - started:7.2f} s  {message}")
 
     async with unit_of_work() as session:
-        result = await invoices.run_month(session, PERIOD, by=None, progress=progress)
+        result = await drafting.run_month(session, PERIOD, by=None, progress=progress)
     elapsed = time.perf_counter() - started
     print(f"  {elapsed:7.2f} s  committed")
     # Site lines only, to compare with the aggregate (which knows nothing of features).

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from billing.schemas import CreditMemoIn, Id, Month, RatePlanIn, RatePlanOut, RunIn, RunOut
-from billing.service import credits, invoices, plans, renditions, views
+from billing.service import credits, drafting, invoices, plans, renditions, views
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
 
@@ -48,7 +48,7 @@ async def list_rate_plans(
 
 @router.post("/invoices/run")
 async def run_invoices(body: RunIn, db: Db, actor: CurrentActor) -> RunOut:
-    result = await invoices.run_month(db, body.month, customer_id=body.customer_id, by=actor)
+    result = await drafting.run_month(db, body.month, customer_id=body.customer_id, by=actor)
     return RunOut(
         period=result.period,
         drafted=result.drafted,

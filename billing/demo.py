@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.service import invoices, plans
+from billing.service import drafting, plans
 from billing.service.periods import period_of, previous_period
 from bridgedesk.clock import utcnow
 from reservations.models import Customer
@@ -52,5 +52,5 @@ async def load_billing_demo(session: AsyncSession, customers: Sequence[Customer]
             by=None,
         )
     last_month = previous_period(period_of(utcnow(), ZoneInfo("UTC")))
-    result = await invoices.run_month(session, last_month, by=None)
+    result = await drafting.run_month(session, last_month, by=None)
     return len(result.drafted)

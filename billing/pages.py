@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from billing.service import credits, invoices, views
+from billing.service import credits, drafting, invoices, views
 from billing.service.periods import next_period, parse_period, previous_period
 from billing.service.roles import is_runner, require_reader
 from bridgedesk.auth import CurrentActor, current_actor
@@ -59,7 +59,7 @@ async def billing_home(
 async def run_month(
     db: Db, actor: CurrentActor, month: Annotated[str, Form(max_length=7)]
 ) -> Response:
-    await invoices.run_month(db, month, by=actor)
+    await drafting.run_month(db, month, by=actor)
     return RedirectResponse(f"/billing?month={month}", status_code=303)
 
 

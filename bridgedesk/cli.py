@@ -85,16 +85,16 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _invoices_run(args: argparse.Namespace) -> int:
-    from billing.service import invoices
+    from billing.service import drafting
     from bridgedesk.db import unit_of_work
     from bridgedesk.errors import DomainError
     from bridgedesk.migrate import upgrade
 
     upgrade(get_settings().database_url)
 
-    async def run() -> invoices.RunResult:
+    async def run() -> drafting.RunResult:
         async with unit_of_work() as session:
-            return await invoices.run_month(
+            return await drafting.run_month(
                 session, args.month, customer_id=args.customer, by=None, progress=print
             )
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import MonthRun
-from billing.service import invoices
+from billing.service import drafting
 from billing.service.periods import month_bounds, next_period, period_of, previous_period
 from bridgedesk import outbox
 from bridgedesk.identity import Role
@@ -49,7 +49,7 @@ async def months_due(session: AsyncSession, now: datetime) -> list[str]:
 
 async def draft_month(session: AsyncSession, period: str, now: datetime) -> int:
     """Draft one month for every customer, record it, and queue finance's notice."""
-    result = await invoices.run_month(session, period, by=None)
+    result = await drafting.run_month(session, period, by=None)
     session.add(MonthRun(period=period, ran_at=now, drafted=len(result.drafted)))
     finance = (
         await session.scalars(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.models import Invoice
-from billing.service import invoices
+from billing.service import drafting, invoices
 from billing.service.numbering import format_number
 from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for
@@ -279,9 +279,9 @@ async def test_a_run_during_an_issue_never_touches_the_issued_invoice(pg_session
         await session.flush()
         draft_id, customer_id = draft.id, customer.id
 
-    async def run() -> invoices.RunResult:
+    async def run() -> drafting.RunResult:
         async with pg_sessions() as session, session.begin():
-            return await invoices.run_month(session, "2026-10", customer_id=customer_id, by=None)
+            return await drafting.run_month(session, "2026-10", customer_id=customer_id, by=None)
 
     issuing = pg_sessions()
     async with issuing.begin():
