@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Select, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,20 +48,21 @@ class CallRecord:
     source: str  # "bridge" | "import"
 
 
-def _view(row: CallRecordRow) -> CallRecord:
-    return CallRecord(
-        id=row.id,
-        conference_id=row.conference_id,
-        conference_number=row.conference_number,
-        customer_id=row.customer_id,
-        site_id=row.site_id,
-        bridge_id=row.bridge_id,
-        connected_at=row.connected_at,
-        disconnected_at=row.disconnected_at,
-        speed_kbps=row.speed_kbps,
-        disconnect_cause=row.disconnect_cause,
-        source=row.source,
-    )
+# The columns of a CallRecord, in its field order: read as plain rows, not ORM objects, since
+# billing reads a month of them at once (bench/invoices.py).
+_COLUMNS = (
+    CallRecordRow.id,
+    CallRecordRow.conference_id,
+    CallRecordRow.conference_number,
+    CallRecordRow.customer_id,
+    CallRecordRow.site_id,
+    CallRecordRow.bridge_id,
+    CallRecordRow.connected_at,
+    CallRecordRow.disconnected_at,
+    CallRecordRow.speed_kbps,
+    CallRecordRow.disconnect_cause,
+    CallRecordRow.source,
+)
 
 
 async def list_records(
@@ -77,7 +78,7 @@ async def list_records(
     offset: int = 0,
 ) -> list[CallRecord]:
     """Records ordered by (connected_at, id); start/end filter connected_at: start <= t < end."""
-    query: Select[Any] = select(CallRecordRow)
+    query = select(*_COLUMNS)
     if customer_id is not None:
         query = query.where(CallRecordRow.customer_id == customer_id)
     if conference_number is not None:
@@ -91,20 +92,19 @@ async def list_records(
     query = query.order_by(CallRecordRow.connected_at, CallRecordRow.id)
     if conference_ids is not None:
         wanted = sorted(set(conference_ids))
-        rows: list[CallRecordRow] = []
+        records: list[CallRecord] = []
         for i in range(0, len(wanted), _CHUNK):
             chunk = wanted[i : i + _CHUNK]
-            rows.extend(
-                (await session.scalars(query.where(CallRecordRow.conference_id.in_(chunk)))).all()
-            )
-        rows.sort(key=lambda r: (r.connected_at, r.id))
-        rows = rows[offset:]
-        return [_view(r) for r in (rows[:limit] if limit is not None else rows)]
+            result = await session.execute(query.where(CallRecordRow.conference_id.in_(chunk)))
+            records.extend(CallRecord(*row) for row in result)
+        records.sort(key=lambda r: (r.connected_at, r.id))
+        records = records[offset:]
+        return records[:limit] if limit is not None else records
     if offset:
         query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    return [_view(r) for r in (await session.scalars(query)).all()]
+    return [CallRecord(*row) for row in await session.execute(query)]
 
 
 async def records_by_conference(
