@@ -2,10 +2,12 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bridgedesk.db import Base
+from bridgedesk.model_registry import import_all_models
 from bridgedesk.models import OutboxMessage, User
 from reservations.models import Bridge, Conference, Customer, Series, Site, SiteHold
 
@@ -46,6 +48,15 @@ WATCHED: tuple[tuple[InstrumentedAttribute[Any], ...], ...] = (
 )
 
 
+# The other packages' tables are watched whole: every row, every column.
+WHOLE_PREFIXES = ("bridge_", "certification_", "monitoring_", "billing_")
+
+
+def _whole_tables() -> list[Table]:
+    import_all_models()
+    return [t for t in Base.metadata.sorted_tables if t.name.startswith(WHOLE_PREFIXES)]
+
+
 async def snapshot(db: AsyncSession) -> Snapshot:
     """Every watched row, by table name; compare one taken before a request with one after.
 
@@ -63,4 +74,7 @@ async def snapshot(db: AsyncSession) -> Snapshot:
         table = key.class_.__tablename__
         rows = await db.execute(select(*columns).order_by(key))
         state[table] = [tuple(row) for row in rows]
+    for whole in _whole_tables():
+        rows = await db.execute(select(whole).order_by(*whole.primary_key.columns))
+        state[whole.name] = [tuple(row) for row in rows]
     return state
