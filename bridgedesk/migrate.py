@@ -31,6 +31,6 @@ def upgrade(url: str) -> None:
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.upgrade(config, "heads")
+            command.upgrade(config, "head")
     finally:
         engine.dispose()
