@@ -36,7 +36,7 @@ unit: $(STAMP)
 test: $(STAMP) system-deps lint unit
 
 bench: $(STAMP)
-	$(BIN)/python bench/booking.py
+	for b in booking probes uptime invoices cdr_import certification_import; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bridgedesk.db*

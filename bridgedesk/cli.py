@@ -1,4 +1,4 @@
-"""The `bridgedesk` command: serve, worker, migrate, demo, user add."""
+"""The `bridgedesk` command: serve, worker, migrate, demo, probe, invoices run, user add."""
 
 import argparse
 import asyncio
