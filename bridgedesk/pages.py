@@ -28,6 +28,9 @@ HOME_BY_ROLE = {
     Role.SCHEDULER: "/conferences/mine",
     Role.OPERATOR: "/confirmations",
     Role.ADMIN: "/confirmations",
+    Role.TECHNICIAN: "/certification",
+    Role.FINANCE: "/billing",
+    Role.BILLING: "/billing",
 }
 
 
