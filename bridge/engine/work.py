@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bridge.engine.events import CallConnected, CallDialing, CallEnded, EngineEvent, MediaSeen
 from bridge.engine.options import OptionsOutcome
 from bridge.models import Dial, Probe, ProbeResult
+from bridge.service.dials import end_cause
 from bridge.service.probes import Cause, cause_for_status
 from bridgedesk.clock import utcnow
 from bridgedesk.db import install_sqlite_write_lock, is_sqlite, sync_url
@@ -316,7 +317,7 @@ class WorkQueue:
                 dial.ended_at = now
                 dial.updated_at = now
                 dial.end_reason = "engine_lost"
-                dial.cause = Cause.NETWORK.value
+                dial.cause = end_cause("engine_lost", None)
                 dial.detail = ENGINE_LOST
                 dial.lease_until = None
         if probes or dials:
@@ -346,18 +347,8 @@ def probe_cause(event: CallEnded, hold_seconds: float) -> tuple[Cause, str]:
 
 
 def dial_cause(event: CallEnded) -> str | None:
-    """A dial's cause when it failed or dropped. A far end that hangs up mid-conference is
-    taken as client-side (the room left the meeting: not synchronized with the booking); a
-    hang-up we asked for has no cause."""
-    if event.end_reason == "hangup":
-        return None
-    if event.end_reason == "no_media":
-        return Cause.NETWORK.value
-    if event.end_reason == "remote_bye":
-        return Cause.CLIENT_NOT_SYNCHRONIZED.value
-    if event.final_status is None:
-        return Cause.NETWORK.value
-    return cause_for_status(event.final_status).value
+    """A dial's cause when it failed or dropped (`dials.end_cause`, the one rule)."""
+    return end_cause(event.end_reason, event.final_status)
 
 
 def _call_result(event: CallEnded, hold_seconds: float) -> dict[str, object]:

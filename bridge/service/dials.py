@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.engine.sip_uri import sip_uri_problem
 from bridge.models import Dial
+from bridge.service.probes import cause_for_status
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput, NotFound
 
@@ -20,6 +21,24 @@ MAX_ANSWER_TIMEOUT_SECONDS = 300.0
 
 # Why a dial ended. "engine_lost": the SIP worker process holding the call died.
 END_REASONS = ("failed", "remote_bye", "no_media", "hangup", "engine_lost")
+# Why a connected call was lost, as a SPEC §5 cause. The one rule: the engine records it on
+# the dial and the call handling classifies drops by it. A site that hangs up left the meeting
+# it was booked into (client not synchronized); losing the engine process is the provider's
+# own fault (technical support), reported apart from the customers' causes.
+DROP_CAUSES = {
+    "no_media": "network",
+    "remote_bye": "client_not_synchronized",
+    "engine_lost": "technical_support",
+}
+
+
+def end_cause(end_reason: str | None, final_status: int | None) -> str | None:
+    """The cause of a dial that ended; None when we hung up ourselves."""
+    if end_reason == "hangup":
+        return None
+    if end_reason in DROP_CAUSES:
+        return DROP_CAUSES[end_reason]
+    return cause_for_status(final_status).value
 
 
 class DialNotFound(NotFound):

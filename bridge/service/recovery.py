@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.directory import ConferenceDirectory, ConferenceRef, Contact, SiteRef
 from bridge.models import CallRecord, Incident, IncidentEvent, Launch, Leg, LegAttempt
 from bridge.service import dials
-from bridge.service.dials import DialView
+from bridge.service.dials import DialView, end_cause
 from bridgedesk import outbox
 from bridgedesk.settings import get_settings
 
@@ -42,12 +42,6 @@ VIDEO, AUDIO = "video", "audio"
 AUDIO_SPEED_KBPS = 64
 # Conference statuses in which the bridge keeps its legs up.
 RUNNING_STATUSES = ("requested", "confirmed", "live")
-# How a lost connection is classified (SPEC §5 causes; the last is the provider's own).
-DROP_CAUSES = {
-    "no_media": "network",
-    "remote_bye": "client_hardware",
-    "engine_lost": "technical_support",
-}
 
 
 @dataclass(frozen=True)
@@ -374,7 +368,7 @@ async def _went_down(
     state: _Pass, leg: Leg, dial: DialView, *, was_connected: bool, at: datetime
 ) -> None:
     if was_connected:
-        cause = DROP_CAUSES.get(dial.end_reason or "", dial.cause or "network")
+        cause = end_cause(dial.end_reason, dial.final_status) or "network"
         leg.redials = 0  # a drop is redialed at once
     else:
         cause = dial.cause or "network"

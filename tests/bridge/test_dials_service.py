@@ -8,6 +8,7 @@ import pytest
 from bridge.service.dials import (
     DialNotFound,
     dials_changed_since,
+    end_cause,
     get_dials,
     request_dial,
     request_hangup,
@@ -66,3 +67,19 @@ async def test_changes_since_a_moment_include_that_moment(db):
     assert first.id in [v.id for v in latest]
     with pytest.raises(InvalidInput):
         await dials_changed_since(db, before.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(
+    "end_reason, final_status, cause",
+    [
+        ("hangup", 200, None),  # we hung up: nothing failed
+        ("remote_bye", 200, "client_not_synchronized"),  # the site left its meeting
+        ("no_media", 200, "network"),
+        ("engine_lost", None, "technical_support"),  # the provider's own
+        ("failed", 486, "client_not_synchronized"),
+        ("failed", 503, "client_hardware"),
+        ("failed", None, "network"),
+    ],
+)
+def test_one_rule_classifies_how_a_dial_ended(end_reason, final_status, cause):
+    assert end_cause(end_reason, final_status) == cause

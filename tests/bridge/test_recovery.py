@@ -144,7 +144,7 @@ async def test_a_drop_is_redialed_at_once_and_the_reconnection_closes_the_incide
     incident = await db.scalar(select(Incident))
     assert (incident.kind, incident.cause, incident.began_at, incident.restored_at) == (
         "dropped",
-        "client_hardware",
+        "client_not_synchronized",
         dropped_at,
         dropped_at + timedelta(seconds=4),
     )

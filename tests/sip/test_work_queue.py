@@ -124,7 +124,8 @@ async def test_work_of_a_dead_process_is_requeued_then_failed_cleanly(queue_data
     assert ENGINE_LOST in view.result.detail
     async with session_on(url) as session:
         dial = (await get_dials(session, [dial_id]))[dial_id]
-    assert (dial.status, dial.end_reason, dial.cause) == ("ended", "engine_lost", "network")
+    ended = (dial.status, dial.end_reason, dial.cause)
+    assert ended == ("ended", "engine_lost", "technical_support")
     # A late report from a process that lost its claim changes nothing.
     late = _queue(url, "host/dead2")
     now = utcnow()
