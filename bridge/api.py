@@ -27,7 +27,7 @@ from bridgedesk.identity import Actor, Role
 
 router = APIRouter(prefix="/api/v1", tags=["bridge"])
 
-# -- probe routes --
+# Call-setup probes.
 
 ProbeRunner = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN)]
 CauseJudge = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR)]
@@ -61,7 +61,7 @@ async def reclassify_probe_cause(
     return ProbeOut.from_model(view)
 
 
-# -- leg and call record routes --
+# Legs and call detail records.
 
 
 def _directory(request: Request) -> ConferenceDirectory:

@@ -1,25 +1,21 @@
 """The bridge package's tables, each name prefixed by the package."""
 
-# The lead trims the unused names at integration; add an import on its own line if needed.
 from datetime import datetime
-from typing import Any  # noqa: F401
 
-from sqlalchemy import (  # noqa: F401
-    JSON,
+from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridgedesk.db import Base, UTCDateTime
 
-# -- engine tables: probes and dials (owned by the SIP engine) --
+# The SIP engine's work: probes and dials.
 
 
 class Probe(Base):
@@ -110,7 +106,7 @@ class Dial(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-# -- call tables: legs, launches, incidents and their timeline, call detail records --
+# The call handling: launches, legs, incidents and their timeline, call detail records.
 
 
 class Launch(Base):

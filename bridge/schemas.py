@@ -16,7 +16,7 @@ from bridge.service.probes import (
 from bridgedesk.db import MAX_KEY
 from bridgedesk.schemas import FromRow
 
-# -- probe schemas --
+# Call-setup probes.
 
 
 def _dialable(value: str) -> str:
@@ -78,7 +78,7 @@ class CauseIn(BaseModel):
     note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
 
 
-# -- leg and call record schemas --
+# Legs and call detail records.
 
 ConferenceId = Annotated[int, Ge(1), Le(MAX_KEY)]
 
