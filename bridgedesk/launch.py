@@ -3,7 +3,7 @@ bridge (what is dialed): the jobs the worker runs every few seconds."""
 
 from datetime import timedelta
 
-from bridge.service import recovery
+from bridge.service import launching, recovery
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.directory import ReservationsDirectory
@@ -28,13 +28,13 @@ async def launch_due_conferences_job() -> int:
         due = await queries.due_for_launch(
             session, now, until=now + _seconds(settings.launch_lead_seconds)
         )
-        fresh = [i for i in due if i not in await recovery.launched_ids(session, due)]
+        fresh = [i for i in due if i not in await launching.launched_ids(session, due)]
         conferences = await directory.conferences(session, fresh)
         sites = await directory.sites(
             session, {held.site_id for c in conferences.values() for held in c.sites}
         )
         for conference in conferences.values():
-            if await recovery.launch_conference(session, conference, sites, now=now):
+            if await launching.launch_conference(session, conference, sites, now=now):
                 await live.mark_live(session, conference.id)
                 launched += 1
     return launched
@@ -47,7 +47,7 @@ async def supervise_legs_job() -> int:
     async with unit_of_work() as session:
         now = utcnow()
         changes = 0
-        open_launches = await recovery.open_launches(session)
+        open_launches = await launching.open_launches(session)
         conferences = await directory.conferences(
             session, [launch.conference_id for launch in open_launches]
         )
@@ -57,7 +57,7 @@ async def supervise_legs_job() -> int:
                 session, {held.site_id for c in running for held in c.sites}
             )
             for conference in running:
-                changes += await recovery.add_missing_legs(session, conference, sites, now=now)
+                changes += await launching.add_missing_legs(session, conference, sites, now=now)
         changes += await recovery.supervise(session, directory, now=now)
         for launch in open_launches:
             ref = conferences.get(launch.conference_id)

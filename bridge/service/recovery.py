@@ -1,5 +1,5 @@
-"""Legs in motion: launching a conference's legs, following their dials, and recovering
-dropped sites (redial with backoff, audio link at the window, the contact chain)."""
+"""Legs in motion: following each leg's dial and recovering dropped sites (redial with
+backoff, audio link at the window, the contact chain). Launching is `launching.py`."""
 
 import logging
 from collections.abc import Sequence
@@ -72,92 +72,7 @@ class RecoveryPolicy:
         return min(self.backoff_cap, self.backoff_initial * 2 ** (dials_since_connected - 1))
 
 
-# -- launching --
-
-
-async def launch_conference(
-    session: AsyncSession, conference: ConferenceRef, sites: dict[int, SiteRef], *, now: datetime
-) -> Launch | None:
-    """Create the conference's launch and dial each held site; None if already launched."""
-    launch = Launch(
-        conference_id=conference.id,
-        bridge_id=conference.bridge_id,
-        scheduled_start=conference.starts_at,
-        scheduled_end=conference.ends_at,
-        launched_at=now,
-    )
-    try:
-        async with session.begin_nested():
-            session.add(launch)
-            await session.flush()
-    except IntegrityError:
-        return None  # another scheduler launched it first
-    origin = "adhoc" if conference.adhoc else "launch"
-    for held in conference.sites:
-        site = sites.get(held.site_id)
-        if held.held and site is not None:
-            await _new_video_leg(session, conference, site, held.speed_kbps, origin, now=now)
-    return launch
-
-
-async def add_missing_legs(
-    session: AsyncSession, conference: ConferenceRef, sites: dict[int, SiteRef], *, now: datetime
-) -> int:
-    """Sites added to a launched, running conference get their leg (SPEC §3, 5 min per site)."""
-    launch = await session.scalar(
-        select(Launch).where(Launch.conference_id == conference.id).with_for_update()
-    )
-    if launch is None or launch.ended_at is not None:
-        return 0
-    have = set(
-        await session.scalars(
-            select(Leg.site_id).where(Leg.conference_id == conference.id, Leg.kind == VIDEO)
-        )
-    )
-    added = 0
-    for held in conference.sites:
-        site = sites.get(held.site_id)
-        if held.held and held.site_id not in have and site is not None:
-            await _new_video_leg(session, conference, site, held.speed_kbps, "add_site", now=now)
-            added += 1
-    return added
-
-
-async def _new_video_leg(
-    session: AsyncSession,
-    conference: ConferenceRef,
-    site: SiteRef,
-    speed_kbps: int,
-    origin: str,
-    *,
-    now: datetime,
-) -> Leg:
-    leg = Leg(
-        conference_id=conference.id,
-        site_id=site.id,
-        bridge_id=conference.bridge_id,
-        kind=VIDEO,
-        origin=origin,
-        sip_uri=site.sip_uri,
-        audio_uri=site.audio_uri,
-        speed_kbps=speed_kbps,
-        state=LegState.DIALING,
-        redials=0,
-        created_at=now,
-        state_changed_at=now,
-        next_dial_at=now,
-    )
-    session.add(leg)
-    await session.flush()
-    if await _busy_elsewhere(session, leg):
-        # Still in a meeting that runs over (never cut): dialed once that one lets it go.
-        leg.next_dial_at = now + RecoveryPolicy.from_settings().backoff_initial
-        return leg
-    await _dial(session, leg, origin, now=now)
-    return leg
-
-
-async def _busy_elsewhere(session: AsyncSession, leg: Leg) -> bool:
+async def busy_elsewhere(session: AsyncSession, leg: Leg) -> bool:
     """Whether the site is connected in another conference (an overrun into this one)."""
     found = await session.scalar(
         select(Leg.id)
@@ -171,7 +86,8 @@ async def _busy_elsewhere(session: AsyncSession, leg: Leg) -> bool:
     return found is not None
 
 
-async def _dial(session: AsyncSession, leg: Leg, purpose: str, *, now: datetime) -> None:
+async def dial_leg(session: AsyncSession, leg: Leg, purpose: str, *, now: datetime) -> None:
+    """Ask the engine for the leg's next call and record the attempt."""
     view = await dials.request_dial(session, sip_uri=leg.sip_uri, purpose=purpose, leg_id=leg.id)
     leg.dial_id = view.id
     leg.next_dial_at = None
@@ -416,7 +332,7 @@ def _dial_detail(dial: DialView) -> str:
 
 
 async def _redial(state: _Pass, leg: Leg) -> None:
-    if leg.kind == VIDEO and await _busy_elsewhere(state.session, leg):
+    if leg.kind == VIDEO and await busy_elsewhere(state.session, leg):
         leg.next_dial_at = state.now + state.policy.backoff_initial
         return
     if leg.kind == AUDIO:
@@ -425,7 +341,7 @@ async def _redial(state: _Pass, leg: Leg) -> None:
         purpose = leg.origin
     else:
         purpose = "redial"
-    await _dial(state.session, leg, purpose, now=state.now)
+    await dial_leg(state.session, leg, purpose, now=state.now)
     if leg.state == LegState.DROPPED:
         _set_state(state, leg, LegState.RECONNECTING)
     target = leg.incident_id
@@ -477,7 +393,7 @@ async def _dial_audio_link(state: _Pass, leg: Leg, audio_uri: str) -> None:
     )
     state.session.add(audio)
     await state.session.flush()
-    await _dial(state.session, audio, "audio_fallback", now=state.now)
+    await dial_leg(state.session, audio, "audio_fallback", now=state.now)
     state.changes += 1
 
 
@@ -686,19 +602,3 @@ async def legs_all_ended(
     if any(leg.state != LegState.ENDED or leg.dial_id for leg in legs):
         return None
     return max((leg.ended_at for leg in legs if leg.ended_at), default=default)
-
-
-async def open_launches(session: AsyncSession) -> Sequence[Launch]:
-    return (
-        await session.scalars(select(Launch).where(Launch.ended_at.is_(None)).order_by(Launch.id))
-    ).all()
-
-
-async def launched_ids(session: AsyncSession, conference_ids: Sequence[int]) -> set[int]:
-    if not conference_ids:
-        return set()
-    return set(
-        await session.scalars(
-            select(Launch.conference_id).where(Launch.conference_id.in_(list(conference_ids)))
-        )
-    )
