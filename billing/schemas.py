@@ -9,35 +9,30 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field
 
-from bridgedesk.db import MAX_KEY
+from bridgedesk.schemas import Id, Strict
 
-Id = Annotated[int, Ge(1), Le(MAX_KEY)]
 Amount = Annotated[str, Field(min_length=1, max_length=30, examples=["0.25"])]
 Month = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])]
 
 
-class StrictIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class TierIn(StrictIn):
+class TierIn(Strict):
     up_to_kbps: Annotated[int, Ge(1), Le(1_000_000)] | None
     per_minute: Amount
 
 
-class ZoneIn(StrictIn):
+class ZoneIn(Strict):
     multiplier: Amount | None = None
     surcharge_per_minute: Amount | None = None
 
 
-class FeatureIn(StrictIn):
+class FeatureIn(Strict):
     code: Annotated[str, Field(min_length=1, max_length=40)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     per: Literal["conference", "minute", "site"]
     price: Amount
 
 
-class RatePlanIn(StrictIn):
+class RatePlanIn(Strict):
     customer_id: Id
     currency: Annotated[str, Field(min_length=3, max_length=3)]
     effective_from: date
@@ -61,7 +56,7 @@ class RatePlanOut(BaseModel):
     created_by: str
 
 
-class RunIn(StrictIn):
+class RunIn(Strict):
     month: Month
     customer_id: Id | None = None
 
@@ -74,7 +69,7 @@ class RunOut(BaseModel):
     problems: list[str]
 
 
-class CreditMemoIn(StrictIn):
+class CreditMemoIn(Strict):
     invoice_id: Id
     conference_number: Annotated[str, Field(min_length=1, max_length=20)]
     amount: Amount

@@ -1,8 +1,58 @@
-"""What every package's API models share: answers read straight from a model's attributes."""
+"""What every package's API models share: answers read straight from a model's attributes,
+and the input rules every edge applies alike (ids, instants, text without NUL)."""
 
-from typing import Any, Self
+from datetime import UTC, datetime
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict
+from annotated_types import Ge, Le
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model_validator
+
+from bridgedesk.db import MAX_KEY
+
+# Ids are the database's INTEGER keys: anything outside 1..2^31-1 is refused at the edge
+# rather than overflowing the driver (a 500 on SQLite and PostgreSQL alike).
+Id = Annotated[int, Ge(1), Le(MAX_KEY)]
+# Instants far enough inside datetime's years 1-9999 that shifting them into any time zone
+# cannot overflow (year 9999 at -05:00 would be a 500, not a 422).
+INSTANT_YEARS = (1970, 9000)
+
+
+def on_the_calendar(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not INSTANT_YEARS[0] <= year <= INSTANT_YEARS[1]:
+        raise ValueError(f"must lie between the years {INSTANT_YEARS[0]} and {INSTANT_YEARS[1]}")
+    return value
+
+
+# Aware instants only: a naive datetime is a 422.
+Instant = Annotated[AwareDatetime, AfterValidator(on_the_calendar)]
+
+
+def contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields refused, text trimmed, NUL refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it on every backend alike.
+        if contains_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
 
 
 class FromRow(BaseModel):

@@ -7,14 +7,12 @@ from typing import Annotated, Any, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     computed_field,
-    model_validator,
 )
 
-from bridgedesk.schemas import FromRow
+from bridgedesk.schemas import FromRow, Strict
 from certification.models import CertificationRecord, CertificationTest
 from certification.service import records, sites
 from reservations.models import Site
@@ -32,27 +30,6 @@ def _uri(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
-
-
-def _no_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_no_nul(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_no_nul(v) for v in value)
-    return False
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_nul(cls, data: Any) -> Any:
-        if _no_nul(data):  # PostgreSQL text cannot hold NUL; refuse it on every backend
-            raise ValueError("text may not contain NUL characters")
-        return data
 
 
 ZoneName = Annotated[str, Field(max_length=64), AfterValidator(_zone)]

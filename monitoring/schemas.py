@@ -1,17 +1,14 @@
 """The JSON shapes of the monitoring API: uptime, outages, maintenance windows, call
 statistics, tickets and SLA policies."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Le
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 
-from bridgedesk.db import MAX_KEY
-from bridgedesk.schemas import FromRow
+from bridgedesk.schemas import FromRow, Id, Instant, Strict
 
-Id = Annotated[int, Ge(1), Le(MAX_KEY)]
 Component = Literal["bridge", "reservations"]
 Severity = Literal["SL1", "SL2", "SL3", "SL4"]
 Channel = Literal["phone", "email", "web"]
@@ -21,41 +18,7 @@ TicketStatus = Literal["open", "responded", "waiting", "resolved"]
 MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
 
 
-def _on_the_calendar(value: datetime) -> datetime:
-    try:
-        year = value.astimezone(UTC).year
-    except OverflowError:
-        year = 0
-    if not 1970 <= year <= 9000:
-        raise ValueError("must lie between the years 1970 and 9000")
-    return value
-
-
-# Aware instants only: a naive datetime is a 422.
-Instant = Annotated[AwareDatetime, AfterValidator(_on_the_calendar)]
 Note = Annotated[str, Field(max_length=4000)]
-
-
-def _contains_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_contains_nul(v) for v in value)
-    return False
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        # PostgreSQL text cannot hold NUL; refuse it on every backend alike.
-        if _contains_nul(data):
-            raise ValueError("text may not contain NUL characters")
-        return data
 
 
 def _minutes(value: Decimal) -> float:

@@ -1,23 +1,19 @@
 """The JSON shapes of the reservations API (SPEC §9); models never leak out directly."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Self
 from zoneinfo import available_timezones
 
-from annotated_types import Ge, Le
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     model_validator,
 )
 
-from bridgedesk.db import MAX_KEY
-from bridgedesk.schemas import FromRow
+from bridgedesk.schemas import FromRow, Id, Instant, Strict
 from reservations.models import Conference, ConferenceStatus, SiteKind
 from reservations.service.booking import (
     MAX_CONFERENCE_LENGTH,
@@ -52,51 +48,10 @@ def _sip_uri(value: str) -> str:
     return value
 
 
-# Ids are the database's INTEGER keys: anything outside 1..2^31-1 is refused at the edge
-# rather than overflowing the driver (a 500 on SQLite and PostgreSQL alike).
-Id = Annotated[int, Ge(1), Le(MAX_KEY)]
-# Instants far enough inside datetime's years 1-9999 that shifting them into any time zone
-# cannot overflow (year 9999 at -05:00 would be a 500, not a 422).
-INSTANT_YEARS = (1970, 9000)
-
-
-def _on_the_calendar(value: datetime) -> datetime:
-    try:
-        year = value.astimezone(UTC).year
-    except OverflowError:
-        year = 0
-    if not INSTANT_YEARS[0] <= year <= INSTANT_YEARS[1]:
-        raise ValueError(f"must lie between the years {INSTANT_YEARS[0]} and {INSTANT_YEARS[1]}")
-    return value
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_on_the_calendar)]
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 SipUri = Annotated[str, Field(min_length=5, max_length=300), AfterValidator(_sip_uri)]
 Speed = Annotated[int, Field(gt=0, le=100_000)]
-
-
-def _contains_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_contains_nul(v) for v in value)
-    return False
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        # PostgreSQL text cannot hold NUL; refuse it on every backend alike.
-        if _contains_nul(data):
-            raise ValueError("text may not contain NUL characters")
-        return data
 
 
 class ContactIn(Strict):

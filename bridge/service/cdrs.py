@@ -3,10 +3,10 @@
 from bisect import bisect_left
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from bridge.models import CallRecord as CallRecordRow
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, InvalidInput
+from bridgedesk.schemas import Instant
 
 # A batch is stored whole or not at all; larger ones are split by the sender.
 MAX_IMPORT_RECORDS = 10_000
@@ -119,24 +120,12 @@ async def records_by_conference(
 # -- import --
 
 
-def _on_the_calendar(value: datetime) -> datetime:
-    """Far enough inside datetime's years that moving it to UTC cannot overflow (a 500)."""
-    try:
-        year = value.astimezone(UTC).year
-    except OverflowError:
-        year = 0
-    if not 1970 <= year <= 9000:
-        raise ValueError("must lie between the years 1970 and 9000")
-    return value
-
-
 def _text(value: str) -> str:
     if "\x00" in value:  # PostgreSQL refuses NUL in text
         raise ValueError("must not contain NUL characters")
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_on_the_calendar)]
 Text = Annotated[str, AfterValidator(_text)]
 
 

@@ -57,6 +57,8 @@ async def test_a_plan_round_trips_as_decimal_strings(db, make_customer, client_a
         ({"zones": {"EU": {"multiplier": "abc"}}}, 422),
         ({"features": [{"code": "X", "name": "X", "per": "hour", "price": "1"}]}, 422),
         ({"features": [{"code": "X", "name": "X", "per": "site", "price": "1"}] * 2}, 422),
+        # PostgreSQL text and JSON cannot hold NUL: refused at the edge on every backend.
+        ({"features": [{"code": "X", "name": "Re\x00c", "per": "site", "price": "1"}]}, 422),
         ({"effective_from": "2026-02-30"}, 422),
         ({"customer_id": 2**31}, 422),
         ({"customer_id": 999999}, 404),
