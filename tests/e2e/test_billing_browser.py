@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, pool, select
 from sqlalchemy.orm import Session
 
@@ -16,10 +16,9 @@ from bridge.models import CallRecord
 from bridgedesk.db import sync_url
 from bridgedesk.models import User
 from reservations.models import Conference, Customer, Site, SiteHold
-from tests.e2e.test_booking_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browsing import CHROMIUM
+from tests.e2e.browsing import sign_in as sign_in_as
 from tests.server_process import RunningServer, run_cli, running_server
-
-DEMO_PASSWORD = "demo-password"
 
 pytestmark = [
     pytest.mark.browser,
@@ -116,21 +115,8 @@ def server(tmp_path: Path) -> Iterator[tuple[RunningServer, str, str, int]]:
         yield running, period, number, ny_id
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
 def sign_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_as(page, email)
     expect(page.get_by_role("link", name="Billing")).to_be_visible()
 
 

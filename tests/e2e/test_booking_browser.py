@@ -8,22 +8,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.browsing import CHROMIUM
+from tests.e2e.browsing import sign_in as sign_in_as
 from tests.server_process import RunningServer, run_cli, running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 # From `bridgedesk demo`: Acme's scheduler and one of Acme's sites, which the demo books only
 # 3 and 8 days ahead; the test books 12 days ahead.
-SCHEDULER, DEMO_PASSWORD = "scheduler@acme.example", "demo-password"
+SCHEDULER = "scheduler@acme.example"
 SITE = "Denver Lab"
 ACME_ZONE = ZoneInfo("America/New_York")
 
@@ -42,22 +35,8 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         yield running
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    # A plain (sync) test: pytest-asyncio runs no loop here, so the sync API is free to start.
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
 def sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(SCHEDULER)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_as(page, SCHEDULER)
     expect(page.get_by_role("heading", name="My conferences")).to_be_visible()
 
 

@@ -8,17 +8,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.e2e.browsing import CHROMIUM, DEMO_PASSWORD, sign_in
 from tests.server_process import RunningServer, run_cli, running_server
 from tests.sip.conftest import sip_engine
 from tests.sip.sipp import sipp_uas
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 # From `bridgedesk demo`: the technician, and the external site the demo leaves under test.
-TECHNICIAN, DEMO_PASSWORD = "technician@bridgedesk.example", "demo-password"
+TECHNICIAN = "technician@bridgedesk.example"
 SITE = "London Partner Suite"
 
 pytestmark = [
@@ -42,16 +41,6 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         drop_pg_database(url)
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
 def point_site_at(server: RunningServer, sip_uri: str) -> int:
     """The site's SIP URI becomes sipp's, through the API as the technician."""
     with httpx.Client(base_url=server.base_url, timeout=10) as api:
@@ -71,10 +60,7 @@ def test_technician_runs_a_test_call_and_sees_its_result(
     with sipp_uas("answer", pause_ms=100) as peer:
         site_id = point_site_at(server, peer.uri())
         page = browser.new_page(base_url=server.base_url, viewport={"width": 1300, "height": 900})
-        page.goto("/login")
-        page.get_by_label("Email").fill(TECHNICIAN)
-        page.get_by_label("Password").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, TECHNICIAN)
         page.get_by_role("link", name="Certification").click()
 
         queue = page.get_by_test_id("certification-queue")

@@ -10,15 +10,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from monitoring.demo import DEMO_FORCE_MAJEURE, DEMO_OUTAGE
 from monitoring.service.uptime import month_span
+from tests.e2e.browsing import CHROMIUM, DEMO_PASSWORD, sign_in
 from tests.server_process import RunningServer, run_cli, running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-OPERATOR, DEMO_PASSWORD = "operator@bridgedesk.example", "demo-password"
+OPERATOR = "operator@bridgedesk.example"
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,16 +32,6 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
     run_cli(database_url, "demo")
     with running_server(database_url, tmp_path) as running:
         yield running
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def _last_month() -> tuple[str, Decimal]:
@@ -76,10 +65,7 @@ def test_the_dashboard_shows_the_months_figures_against_their_targets(
 ) -> None:
     month, expected = _last_month()
     page = browser.new_page(base_url=server.base_url, viewport={"width": 1300, "height": 900})
-    page.goto("/login")
-    page.get_by_label("Email").fill(OPERATOR)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, OPERATOR)
     page.get_by_role("link", name="Dashboard").click()
     expect(page.get_by_role("heading", name="Service commitments")).to_be_visible()
 
@@ -130,10 +116,7 @@ def test_a_customer_recomputes_last_month_from_the_availability_page(
 ) -> None:
     month, expected = _last_month()
     page = browser.new_page(base_url=server.base_url, viewport={"width": 1300, "height": 900})
-    page.goto("/login")
-    page.get_by_label("Email").fill("scheduler@acme.example")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "scheduler@acme.example")
     page.get_by_role("link", name="Availability").click()
     page.get_by_role("link", name=f"← {month}").click()
     bridge = page.locator('[data-testid="uptime-bridge"]')

@@ -18,15 +18,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.e2e.browsing import CHROMIUM, sign_in
 from tests.server_process import BIN, RunningServer, run_cli, running_server
 from tests.sip.conftest import TEST_ENGINE_ENV
 from tests.sip.sipp import sipp_uas
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 OPERATOR, PASSWORD = "operator@live.example", "a-long-operator-password"
 # The 5-minute window shortened so the countdown runs out while the test watches.
 WORKER_ENV = {
@@ -102,16 +101,6 @@ def worker(database_url: str, server: RunningServer) -> Iterator[Path]:
         log.unlink(missing_ok=True)
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
 def book_now(base_url: str, board_uri: str, lab_uri: str, audio_uri: str) -> str:
     """Through the API as the operator: a customer, two sites, a conference starting now."""
     with httpx.Client(base_url=base_url, timeout=10) as api:
@@ -168,10 +157,7 @@ def test_the_live_page_follows_drops_redials_and_an_audio_fallback_without_reloa
     server: RunningServer, worker: Path, browser: Browser, tmp_path: Path
 ) -> None:
     page = browser.new_page(base_url=server.base_url, viewport={"width": 1300, "height": 900})
-    page.goto("/login")
-    page.get_by_label("Email").fill(OPERATOR)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, OPERATOR, PASSWORD)
     page.get_by_role("link", name="Live").click()
     expect(page.get_by_role("heading", name="Live conferences")).to_be_visible()
     # Set once; a reload would lose it.
