@@ -264,6 +264,28 @@ def app() -> Any:
     return create_app(migrate_on_start=False)
 
 
+SignIn = Callable[[User], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def sign_in(app: Any, db: AsyncSession) -> AsyncIterator[SignIn]:
+    """`await sign_in(user)`: a client that signed in through the login form, cookie kept."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def sign(user: User) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        )
+        clients.append(client)
+        response = await client.post("/login", data={"email": user.email, "password": PASSWORD})
+        assert response.status_code == 303, response.text
+        return client
+
+    yield sign
+    for client in clients:
+        await client.aclose()
+
+
 @pytest.fixture
 async def anonymous(db: AsyncSession, app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An API client on the app in process; its requests run inside the test's transaction."""

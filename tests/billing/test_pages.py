@@ -1,34 +1,10 @@
 """Billing pages over HTTP as a browser sends them: who sees what, and CSRF on every form."""
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-import httpx
-import pytest
 from sqlalchemy import select
 
 from billing.models import CreditMemo, Invoice
 from bridgedesk.identity import Role
-from tests.conftest import PASSWORD
 from tests.reservations.browsing import csrf_of
-
-
-@pytest.fixture
-async def sign_in(app: Any, db: Any) -> AsyncIterator[Any]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def sign(user: Any) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        )
-        clients.append(client)
-        response = await client.post("/login", data={"email": user.email, "password": PASSWORD})
-        assert response.status_code == 303, response.text
-        return client
-
-    yield sign
-    for client in clients:
-        await client.aclose()
 
 
 async def test_finance_drafts_issues_and_credits_through_the_pages(

@@ -13,29 +13,6 @@ def long_lived_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(get_settings(), "token_hours", 24 * 365 * 5)
 
 
-@pytest.fixture
-async def sign_in(app, db):
-    """`await sign_in(user)`: a client signed in through the login form, cookie kept."""
-    import httpx
-
-    from tests.conftest import PASSWORD
-
-    clients: list[httpx.AsyncClient] = []
-
-    async def sign(user):
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        )
-        clients.append(client)
-        response = await client.post("/login", data={"email": user.email, "password": PASSWORD})
-        assert response.status_code == 303, response.text
-        return client
-
-    yield sign
-    for client in clients:
-        await client.aclose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Certification's rules must hold on the embedded default and on production's database."""

@@ -1,7 +1,6 @@
 """Driving the pages like a browser does: the signed-in client type, CSRF tokens, form fields."""
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,10 +8,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bridgedesk.clock import utcnow
-from bridgedesk.models import User
 
 NEW_YORK = ZoneInfo("America/New_York")
-SignIn = Callable[[User], Awaitable[httpx.AsyncClient]]
 
 
 def csrf_of(page: httpx.Response) -> str:

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
 from reservations.models import Conference, SiteHold
-from tests.reservations.browsing import SignIn, csrf_of
+from tests.conftest import SignIn
+from tests.reservations.browsing import csrf_of
 
 
 def adhoc_form(site_ids: list[int], **extra: str) -> Any:

@@ -13,7 +13,8 @@ from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
 from reservations.models import Conference, ConferenceStatus
-from tests.reservations.browsing import NEW_YORK, SignIn, booking_form, csrf_of, local_day
+from tests.conftest import SignIn
+from tests.reservations.browsing import NEW_YORK, booking_form, csrf_of, local_day
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Role
 from reservations.models import Conference, ConferenceStatus
 from reservations.pages.repeats import RepeatForm, describe_rule
-from tests.reservations.browsing import NEW_YORK, SignIn, booking_form, csrf_of
+from tests.conftest import SignIn
+from tests.reservations.browsing import NEW_YORK, booking_form, csrf_of
 
 MONDAY = date(2027, 3, 1)
 
