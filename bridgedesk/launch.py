@@ -3,7 +3,7 @@ bridge (what is dialed): the jobs the worker runs every few seconds."""
 
 from datetime import timedelta
 
-from bridge.service import launching, recovery
+from bridge.service import launching, leg_states, recovery
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.directory import ReservationsDirectory
@@ -63,7 +63,7 @@ async def supervise_legs_job() -> int:
             ref = conferences.get(launch.conference_id)
             if ref is None:
                 continue
-            stopped = ref.status not in recovery.RUNNING_STATUSES
+            stopped = ref.status not in leg_states.RUNNING_STATUSES
             if now < launch.scheduled_end and not stopped:
                 continue
             last_left = await recovery.legs_all_ended(

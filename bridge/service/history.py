@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.directory import ConferenceRef, SiteRef
 from bridge.models import CallRecord, Incident, IncidentEvent, Launch, Leg, LegAttempt
-from bridge.service.recovery import AUDIO_SPEED_KBPS, LegState
+from bridge.service.leg_states import AUDIO_SPEED_KBPS, LegState
 
 # SPEC §1: failure causes of failed calls with the provider's historical shares (percent).
 FAILURE_CAUSE_SHARES: tuple[tuple[str, int], ...] = (

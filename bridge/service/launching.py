@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.directory import ConferenceRef, SiteRef
 from bridge.models import Launch, Leg
-from bridge.service.recovery import VIDEO, LegState, RecoveryPolicy, busy_elsewhere, dial_leg
+from bridge.service.leg_states import VIDEO, LegState, RecoveryPolicy, busy_elsewhere, dial_leg
 
 
 async def launch_conference(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.directory import ConferenceDirectory, ConferenceRef
 from bridge.models import Incident as IncidentRow
 from bridge.models import IncidentEvent, Launch, Leg, LegAttempt
-from bridge.service.recovery import AUDIO, VIDEO, LegState
+from bridge.service.leg_states import AUDIO, VIDEO, LegState
 from bridgedesk.errors import NotFound
 from bridgedesk.identity import Actor
 

@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from bridge.models import CallRecord, Dial, Incident, IncidentEvent, Launch, LegAttempt
-from bridge.service.recovery import LegState
+from bridge.service.leg_states import LegState
 from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
 from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job

@@ -1,0 +1,97 @@
+"""The vocabulary of legs: their states and kinds, the recovery policy from settings, and
+asking the engine for a leg's next call."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridge.models import Leg, LegAttempt
+from bridge.service import dials
+from bridgedesk.settings import get_settings
+
+
+class LegState:
+    """SPEC §5: dialing → connected → dropped → reconnecting → connected | audio_fallback |
+    failed; and ended once the conference is over (or the audio link is no longer needed)."""
+
+    DIALING = "dialing"
+    CONNECTED = "connected"
+    # Down, waiting for its next dial (backoff).
+    DROPPED = "dropped"
+    # Down, a redial in flight.
+    RECONNECTING = "reconnecting"
+    # Past the recovery window with the site's audio link dialed; video redials go on.
+    AUDIO_FALLBACK = "audio_fallback"
+    # Past the recovery window and no audio link to dial; video redials go on.
+    FAILED = "failed"
+    ENDED = "ended"
+
+
+VIDEO, AUDIO = "video", "audio"
+# Audio links are billed and rated as a narrowband call.
+AUDIO_SPEED_KBPS = 64
+# Conference statuses in which the bridge keeps its legs up.
+RUNNING_STATUSES = ("requested", "confirmed", "live")
+
+
+@dataclass(frozen=True)
+class RecoveryPolicy:
+    """SPEC §5 "every site reconnected within a 5-min troubleshooting window", as settings."""
+
+    window: timedelta
+    backoff_initial: timedelta
+    backoff_cap: timedelta
+    contact_step: timedelta
+    on_time_threshold: timedelta
+
+    @classmethod
+    def from_settings(cls) -> "RecoveryPolicy":
+        s = get_settings()
+        return cls(
+            window=timedelta(seconds=s.recovery_window_seconds),
+            backoff_initial=timedelta(seconds=s.redial_backoff_initial_seconds),
+            backoff_cap=timedelta(seconds=s.redial_backoff_cap_seconds),
+            contact_step=timedelta(seconds=s.contact_chain_step_seconds),
+            on_time_threshold=timedelta(seconds=s.on_time_threshold_seconds),
+        )
+
+    def backoff(self, dials_since_connected: int) -> timedelta:
+        """At once after a drop, then doubling from the initial wait up to the cap."""
+        if dials_since_connected <= 0:
+            return timedelta(0)
+        return min(self.backoff_cap, self.backoff_initial * 2 ** (dials_since_connected - 1))
+
+
+async def busy_elsewhere(session: AsyncSession, leg: Leg) -> bool:
+    """Whether the site is connected in another conference (an overrun into this one)."""
+    found = await session.scalar(
+        select(Leg.id)
+        .where(
+            Leg.site_id == leg.site_id,
+            Leg.conference_id != leg.conference_id,
+            Leg.state == LegState.CONNECTED,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def dial_leg(session: AsyncSession, leg: Leg, purpose: str, *, now: datetime) -> None:
+    """Ask the engine for the leg's next call and record the attempt."""
+    view = await dials.request_dial(session, sip_uri=leg.sip_uri, purpose=purpose, leg_id=leg.id)
+    leg.dial_id = view.id
+    leg.next_dial_at = None
+    leg.redials += 1
+    session.add(
+        LegAttempt(
+            leg_id=leg.id,
+            conference_id=leg.conference_id,
+            site_id=leg.site_id,
+            dial_id=view.id,
+            purpose=purpose,
+            requested_at=view.requested_at,
+        )
+    )
+    await session.flush()
