@@ -20,9 +20,13 @@ system-deps:
 	  else echo "install Debian packages: chromium sip-tester poppler-utils" >&2; exit 1; fi; \
 	fi
 
+# The web service in the foreground, the worker (scheduled jobs, SIP engine) beside it,
+# stopped with it.
 run: $(STAMP)
 	$(BIN)/bridgedesk demo
-	$(BIN)/bridgedesk serve --host 127.0.0.1 --port 8000
+	$(BIN)/bridgedesk worker > bridgedesk-worker.log 2>&1 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/bridgedesk serve --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,4 +43,4 @@ bench: $(STAMP)
 	for b in booking probes uptime invoices cdr_import certification_import; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bridgedesk.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bridgedesk.db* bridgedesk-worker.log
