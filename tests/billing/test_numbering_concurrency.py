@@ -15,13 +15,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing.models import Invoice
-from billing.service import drafting, invoices
+from billing.models import BilledConference, CreditMemo, Invoice
+from billing.service import credits, drafting, invoices
 from billing.service.numbering import format_number
 from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for
 from bridgedesk.errors import DomainError
-from reservations.models import Customer
+from bridgedesk.identity import Role
+from bridgedesk.models import User
+from reservations.models import Conference, Customer
 from tests.conftest import create_pg_database, drop_pg_database
 
 pytestmark = pytest.mark.postgres
@@ -119,52 +121,54 @@ async def test_max_plus_one_without_the_lock_collides(pg_sessions, monkeypatch):
     assert len(issued) < DRAFTS
 
 
+async def _ended_conference(session: AsyncSession, name: str, number: str) -> Conference:
+    """A customer, its scheduler and an ended conference of October, as billing finds them."""
+    customer = Customer(name=name, timezone="UTC", billing_emails=[], created_at=utcnow())
+    session.add(customer)
+    await session.flush()
+    user = User(
+        email=f"s@{name.lower()}.example",
+        name="S",
+        password_hash="x",
+        role=Role.SCHEDULER,
+        customer_id=customer.id,
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    await session.flush()
+    start = datetime(2026, 10, 5, 14, tzinfo=UTC)
+    conference = Conference(
+        number=number,
+        customer_id=customer.id,
+        title="T",
+        leader_name="L",
+        requester_id=user.id,
+        requester_name="S",
+        features=[],
+        starts_at=start,
+        ends_at=start.replace(hour=15),
+        status="ended",
+        recorded=False,
+        booked_at=start,
+        adhoc=False,
+        overflow=False,
+    )
+    session.add(conference)
+    await session.flush()
+    return conference
+
+
 async def test_concurrent_credits_never_exceed_what_the_conference_was_billed(pg_sessions):
     """Ten credits of 30.00 against a conference billed 100.00, all at once: the invoice row
     lock lets exactly three through, with consecutive memo numbers."""
-    from billing.models import BilledConference, CreditMemo
-    from billing.service import credits
-    from bridgedesk.identity import Role
-    from bridgedesk.models import User
-    from reservations.models import Conference
 
     async with pg_sessions() as session, session.begin():
-        customer = Customer(name="Credited", timezone="UTC", billing_emails=[], created_at=utcnow())
-        session.add(customer)
-        await session.flush()
-        user = User(
-            email="s@credited.example",
-            name="S",
-            password_hash="x",
-            role=Role.SCHEDULER,
-            customer_id=customer.id,
-            active=True,
-            created_at=utcnow(),
-        )
-        session.add(user)
-        await session.flush()
-        start = datetime(2026, 10, 5, 14, tzinfo=UTC)
-        conference = Conference(
-            number="C-2026-777777",
-            customer_id=customer.id,
-            title="T",
-            leader_name="L",
-            requester_id=user.id,
-            requester_name="S",
-            features=[],
-            starts_at=start,
-            ends_at=start.replace(hour=15),
-            status="ended",
-            recorded=False,
-            booked_at=start,
-            adhoc=False,
-            overflow=False,
-        )
-        session.add(conference)
+        conference = await _ended_conference(session, "Credited", "C-2026-777777")
         invoice = Invoice(
             number="INV-2026-000777",
             status="issued",
-            customer_id=customer.id,
+            customer_id=conference.customer_id,
             period="2026-10",
             currency="USD",
             total_minor=10000,
@@ -220,44 +224,9 @@ async def _waiting_on_a_lock(sessions: async_sessionmaker[AsyncSession]) -> bool
 async def test_a_run_during_an_issue_never_touches_the_issued_invoice(pg_sessions):
     """Finance issues a draft while the month is being re-run: the run waits for the issue's
     lock and then sees the invoice issued and its conference billed."""
-    from bridgedesk.identity import Role
-    from bridgedesk.models import User
-    from reservations.models import Conference
 
-    start = datetime(2026, 10, 5, 14, tzinfo=UTC)
     async with pg_sessions() as session, session.begin():
-        customer = Customer(name="Racing", timezone="UTC", billing_emails=[], created_at=utcnow())
-        session.add(customer)
-        await session.flush()
-        user = User(
-            email="s@racing.example",
-            name="S",
-            password_hash="x",
-            role=Role.SCHEDULER,
-            customer_id=customer.id,
-            active=True,
-            created_at=utcnow(),
-        )
-        session.add(user)
-        await session.flush()
-        conference = Conference(
-            number="C-2026-888888",
-            customer_id=customer.id,
-            title="T",
-            leader_name="L",
-            requester_id=user.id,
-            requester_name="S",
-            features=[],
-            starts_at=start,
-            ends_at=start.replace(hour=15),
-            status="ended",
-            recorded=False,
-            booked_at=start,
-            adhoc=False,
-            overflow=False,
-        )
-        session.add(conference)
-        await session.flush()
+        conference = await _ended_conference(session, "Racing", "C-2026-888888")
         line = {
             "conference_id": conference.id,
             "conference_number": conference.number,
@@ -268,7 +237,7 @@ async def test_a_run_during_an_issue_never_touches_the_issued_invoice(pg_session
         }
         draft = Invoice(
             status="draft",
-            customer_id=customer.id,
+            customer_id=conference.customer_id,
             period="2026-10",
             currency="USD",
             total_minor=1200,
@@ -277,7 +246,7 @@ async def test_a_run_during_an_issue_never_touches_the_issued_invoice(pg_session
         )
         session.add(draft)
         await session.flush()
-        draft_id, customer_id = draft.id, customer.id
+        draft_id, customer_id = draft.id, conference.customer_id
 
     async def run() -> drafting.RunResult:
         async with pg_sessions() as session, session.begin():
