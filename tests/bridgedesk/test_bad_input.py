@@ -6,7 +6,7 @@ import pytest
 
 from bridgedesk.app import create_app
 from bridgedesk.identity import Role
-from tests.bridgedesk.test_access import ACCESS, World, world  # noqa: F401  (fixture)
+from tests.bridgedesk.test_access import ACCESS, World, request_for, world  # noqa: F401  (fixture)
 from tests.snapshots import snapshot
 
 
@@ -46,6 +46,32 @@ async def test_nonsense_is_refused_cleanly(db, world: World, client_as, route, b
     assert response.status_code < 500, response.text
     if body == "empty object" and response.is_success:
         return  # a body whose fields are all optional (a note, a reason): `{}` is a request
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["detail"]
+    assert await snapshot(db) == before
+
+
+def _with_nul(value: object) -> object:
+    """The same body with NUL inside every piece of text."""
+    if isinstance(value, str):
+        return value[:1] + "\x00" + value[1:]
+    if isinstance(value, dict):
+        return {key: _with_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_nul(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("route", WRITES, ids=_id)
+async def test_a_valid_body_with_nul_in_its_text_is_refused(db, world, client_as, route):  # noqa: F811
+    """PostgreSQL can store no NUL in text or JSON: every edge refuses it, on every backend."""
+    admin = await client_as(Role.ADMIN)
+    valid = request_for(route, world, admin.user)  # type: ignore[attr-defined]
+    body = valid.get("json")
+    if body is None or _with_nul(body) == body:
+        pytest.skip("this route's body carries no text")
+    before = await snapshot(db)
+    response = await admin.request(route[0], world.path(route[1]), json=_with_nul(body))
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["detail"]
     assert await snapshot(db) == before
