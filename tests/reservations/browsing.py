@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bridgedesk.clock import utcnow
+from bridgedesk.identity import Role
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -34,3 +35,13 @@ def booking_form(site_ids: list[int], day: str, start: str, end: str, **extra: A
 
 def local_day(days_ahead: int, zone: ZoneInfo = NEW_YORK) -> str:
     return (utcnow().astimezone(zone).date() + timedelta(days=days_ahead)).isoformat()
+
+
+async def new_york_scheduler(
+    make_customer: Any, make_site: Any, make_user: Any, sign_in: Any, **site_fields: Any
+) -> tuple[Any, httpx.AsyncClient]:
+    """A New York customer's site, and that customer's scheduler signed in to the pages."""
+    customer = await make_customer(timezone="America/New_York")
+    site = await make_site(customer=customer, **site_fields)
+    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    return site, page

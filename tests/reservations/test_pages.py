@@ -14,7 +14,13 @@ from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
 from reservations.models import Conference, ConferenceStatus
 from tests.conftest import SignIn
-from tests.reservations.browsing import NEW_YORK, booking_form, csrf_of, local_day
+from tests.reservations.browsing import (
+    NEW_YORK,
+    booking_form,
+    csrf_of,
+    local_day,
+    new_york_scheduler,
+)
 
 
 @pytest.mark.parametrize(
@@ -29,9 +35,7 @@ async def test_signed_out_pages_redirect_to_login(anonymous: httpx.AsyncClient, 
 async def test_a_post_without_csrf_token_is_refused(
     db: Any, sign_in: SignIn, make_user: Any, make_site: Any, make_customer: Any
 ) -> None:
-    customer = await make_customer(timezone="America/New_York")
-    site = await make_site(customer=customer)
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    site, page = await new_york_scheduler(make_customer, make_site, make_user, sign_in)
 
     response = await page.post(
         "/conferences/new", data=booking_form([site.id], local_day(3), "09:00", "10:00")
@@ -49,9 +53,9 @@ async def test_a_post_without_csrf_token_is_refused(
 async def test_booking_through_the_form_creates_the_conference_in_the_customer_zone(
     db: Any, sign_in: SignIn, make_user: Any, make_site: Any, make_customer: Any
 ) -> None:
-    customer = await make_customer(timezone="America/New_York")
-    site = await make_site(customer=customer, name="Boardroom")
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    site, page = await new_york_scheduler(
+        make_customer, make_site, make_user, sign_in, name="Boardroom"
+    )
     form = await page.get("/conferences/new")
     assert form.status_code == 200
     assert "Boardroom" in form.text
@@ -206,9 +210,7 @@ async def test_only_operators_see_the_confirmation_queue(
 async def test_a_time_the_clocks_skip_is_refused(
     db: Any, sign_in: SignIn, make_user: Any, make_site: Any, make_customer: Any
 ) -> None:
-    customer = await make_customer(timezone="America/New_York")
-    site = await make_site(customer=customer)
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    site, page = await new_york_scheduler(make_customer, make_site, make_user, sign_in)
     today = utcnow().astimezone(NEW_YORK).date()
     spring_forward = next(
         day

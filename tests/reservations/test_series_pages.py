@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -14,7 +15,7 @@ from bridgedesk.identity import Role
 from reservations.models import Conference, ConferenceStatus
 from reservations.pages.repeats import RepeatForm, describe_rule
 from tests.conftest import SignIn
-from tests.reservations.browsing import NEW_YORK, booking_form, csrf_of
+from tests.reservations.browsing import NEW_YORK, booking_form, csrf_of, new_york_scheduler
 
 MONDAY = date(2027, 3, 1)
 
@@ -98,6 +99,14 @@ def mondays_ahead(weeks: int = 2, zone: ZoneInfo = NEW_YORK) -> date:
 def series_form(site_ids: list[int], first: date, **extra: Any) -> Any:
     weekly = {"repeat": "weekly", "weekday": "MO", "ends": "count", "count": "4"}
     return booking_form(site_ids, first.isoformat(), "09:00", "10:00", **weekly | extra)
+
+
+async def _book_a_weekly_series(page: httpx.AsyncClient, site_id: int) -> httpx.Response:
+    """Book four Mondays from the form, as the scheduler would; the redirect it answers."""
+    form = await page.get("/conferences/new")
+    return await page.post(
+        "/conferences/new", data=series_form([site_id], mondays_ahead(), csrf_token=csrf_of(form))
+    )
 
 
 async def _scheduler_with_a_blocked_second_monday(
@@ -231,14 +240,8 @@ async def test_skipping_taken_dates_books_the_rest_and_the_series_page_names_the
 async def test_the_series_page_cancels_one_meeting_or_it_and_the_following(
     db: Any, sign_in: SignIn, make_user: Any, make_site: Any, make_customer: Any
 ) -> None:
-    customer = await make_customer(timezone="America/New_York")
-    site = await make_site(customer=customer)
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
-    form = await page.get("/conferences/new")
-    booked = await page.post(
-        "/conferences/new",
-        data=series_form([site.id], mondays_ahead(), csrf_token=csrf_of(form)),
-    )
+    site, page = await new_york_scheduler(make_customer, make_site, make_user, sign_in)
+    booked = await _book_a_weekly_series(page, site.id)
     assert booked.status_code == 303, booked.text
     series_url = booked.headers["location"]
     shown = await page.get(series_url)
@@ -274,14 +277,8 @@ async def test_the_series_page_cancels_one_meeting_or_it_and_the_following(
 async def test_another_customers_series_is_not_found(
     db: Any, sign_in: SignIn, make_user: Any, make_site: Any, make_customer: Any
 ) -> None:
-    customer = await make_customer(timezone="America/New_York")
-    site = await make_site(customer=customer)
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
-    form = await page.get("/conferences/new")
-    booked = await page.post(
-        "/conferences/new",
-        data=series_form([site.id], mondays_ahead(), csrf_token=csrf_of(form)),
-    )
+    site, page = await new_york_scheduler(make_customer, make_site, make_user, sign_in)
+    booked = await _book_a_weekly_series(page, site.id)
     outsider = await sign_in(await make_user(Role.SCHEDULER))
 
     assert (await outsider.get(booked.headers["location"])).status_code == 404
