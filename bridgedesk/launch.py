@@ -26,9 +26,10 @@ async def launch_due_conferences_job() -> int:
     async with unit_of_work() as session:
         now = utcnow()
         due = await queries.due_for_launch(
-            session, now, until=now + _seconds(settings.launch_lead_seconds)
+            session, now, until=now + timedelta(seconds=settings.launch_lead_seconds)
         )
-        fresh = [i for i in due if i not in await launching.launched_ids(session, due)]
+        launched_before = await launching.launched_ids(session, due)
+        fresh = [i for i in due if i not in launched_before]
         conferences = await directory.conferences(session, fresh)
         sites = await directory.sites(
             session, {held.site_id for c in conferences.values() for held in c.sites}
@@ -76,7 +77,3 @@ async def supervise_legs_job() -> int:
                 await live.mark_ended(session, ref.id, last_left)
             changes += 1
     return changes
-
-
-def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
