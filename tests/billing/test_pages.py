@@ -34,6 +34,7 @@ async def test_finance_drafts_issues_and_credits_through_the_pages(
     assert invoice.number and invoice.number in page.text
     assert "Issue and email" not in page.text and "Write credit memo" in page.text
     number = october["conferences"]["B"].number
+    assert f'<option value="{number}">{number} (up to 1.15)</option>' in page.text
     memo = await finance.post(
         f"/billing/invoices/{invoice.id}/credit-memos",
         data={
@@ -46,6 +47,8 @@ async def test_finance_drafts_issues_and_credits_through_the_pages(
     assert memo.status_code == 303
     written = (await db.scalars(select(CreditMemo))).one()
     assert written.amount_minor == 115
+    credited = await finance.get(f"/billing/invoices/{invoice.id}")
+    assert f'<option value="{number}">{number} (up to 0.00)</option>' in credited.text
     too_much = await finance.post(
         f"/billing/invoices/{invoice.id}/credit-memos",
         data={
