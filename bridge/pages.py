@@ -1,11 +1,12 @@
 """The bridge package's server-rendered pages: thin handlers over its service."""
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from bridge.api import Directory
 from bridge.directory import ConferenceDirectory
 from bridge.service import legs
 from bridgedesk.auth import require_role
@@ -22,13 +23,6 @@ router = APIRouter(include_in_schema=False)
 LiveWatcher = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN)]
 # How often the page asks for a fresh panel.
 POLL_SECONDS = 2
-
-
-def _directory(request: Request) -> ConferenceDirectory:
-    return cast(ConferenceDirectory, request.app.state.conference_directory)
-
-
-Directory = Annotated[ConferenceDirectory, Depends(_directory)]
 
 
 def _seconds_left(deadline: datetime | None, now: datetime) -> int | None:
