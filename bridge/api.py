@@ -24,6 +24,7 @@ from bridgedesk.auth import CurrentActor, require_role
 from bridgedesk.db import MAX_KEY, Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor, Role
+from bridgedesk.schemas import Instant
 
 router = APIRouter(prefix="/api/v1", tags=["bridge"])
 
@@ -65,7 +66,8 @@ async def reclassify_probe_cause(
 
 
 def _directory(request: Request) -> ConferenceDirectory:
-    """The shell's directory of conferences and sites, put on the app by `create_app`."""
+    """The shell's directory of conferences and sites, put on the app by `create_app`; the
+    pages use it too."""
     return cast(ConferenceDirectory, request.app.state.conference_directory)
 
 
@@ -103,8 +105,8 @@ async def list_call_records(
     actor: CurrentActor,
     conference_number: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
     site_id: Key | None = None,
-    from_: Annotated[cdrs.Instant | None, Query(alias="from")] = None,
-    to: Annotated[cdrs.Instant | None, Query()] = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Annotated[Instant | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=cdrs.MAX_IMPORT_RECORDS)] = 1000,
     offset: Annotated[int, Query(ge=0, le=MAX_KEY)] = 0,
 ) -> CallRecordsOut:

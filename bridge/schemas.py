@@ -3,7 +3,6 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bridge.engine.sip_uri import MAX_SIP_URI_LENGTH, sip_uri_problem
@@ -13,8 +12,7 @@ from bridge.service.probes import (
     MAX_NOTE_LENGTH,
     Cause,
 )
-from bridgedesk.db import MAX_KEY
-from bridgedesk.schemas import FromRow
+from bridgedesk.schemas import FromRow, Id
 
 # Call-setup probes.
 
@@ -26,7 +24,7 @@ def _dialable(value: str) -> str:
     return value
 
 
-ProbeId = Annotated[int, Ge(1), Le(MAX_KEY)]
+ProbeId = Id
 
 
 class ProbeIn(BaseModel):
@@ -80,7 +78,7 @@ class CauseIn(BaseModel):
 
 # Legs and call detail records.
 
-ConferenceId = Annotated[int, Ge(1), Le(MAX_KEY)]
+ConferenceId = Id
 
 
 class TimelineEntryOut(FromRow):
