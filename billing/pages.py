@@ -67,19 +67,14 @@ async def run_month(
 async def invoice_page(request: Request, invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
     memos = [m for m, _ in await credits.list_credit_memos(db, by=actor, invoice_id=invoice.id)]
-    document = views.invoice_view(invoice)
-    left = {
-        line["conference_number"]: str(credits.left_to_credit(line, invoice.currency, memos))
-        for line in document["conferences"]
-    }
     return render(
         request,
         "billing/invoice_page.html",
         {
-            "invoice": document,
+            "invoice": views.invoice_view(invoice),
             "runner": is_runner(actor),
             "memos": [views.memo_view(m, invoice) for m in memos],
-            "left": left,
+            "left": credits.left_by_conference(invoice, memos),
         },
         actor=actor,
     )

@@ -6,7 +6,6 @@ credits for the same conference cannot together exceed what it was billed.
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -138,10 +137,12 @@ async def list_credit_memos(
     return [(memo, invoice) for memo, invoice in (await session.execute(query)).all()]
 
 
-def credited_minor(memos: Sequence[CreditMemo], conference_number: str) -> int:
-    return sum(m.amount_minor for m in memos if m.conference_number == conference_number)
-
-
-def left_to_credit(line: dict[str, Any], currency: str, memos: Sequence[CreditMemo]) -> Decimal:
-    billed = to_minor(Decimal(line["total_charges"]), currency)
-    return from_minor(billed - credited_minor(memos, line["conference_number"]), currency)
+def left_by_conference(invoice: Invoice, memos: Sequence[CreditMemo]) -> dict[str, str]:
+    """What may still be credited for each conference on the invoice: its charges less memos."""
+    left: dict[str, str] = {}
+    for line in invoice.document["conferences"]:
+        number = line["conference_number"]
+        billed = to_minor(Decimal(line["total_charges"]), invoice.currency)
+        credited = sum(m.amount_minor for m in memos if m.conference_number == number)
+        left[number] = money_str(from_minor(billed - credited, invoice.currency), invoice.currency)
+    return left
