@@ -2,7 +2,6 @@
 statistics, tickets and SLA policies."""
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -19,10 +18,6 @@ MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
 
 
 Note = Annotated[str, Field(max_length=4000)]
-
-
-def _minutes(value: Decimal) -> float:
-    return float(value)
 
 
 class OutageIn(Strict):

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.service import legs
@@ -128,13 +127,3 @@ async def require_recertification(
     await set_state(
         session, record, CertificationState.RECERTIFICATION_REQUIRED, actor=actor, note=note
     )
-
-
-async def faults_of(session: AsyncSession, site_id: int) -> Sequence[CertificationFault]:
-    return (
-        await session.scalars(
-            select(CertificationFault)
-            .where(CertificationFault.site_id == site_id)
-            .order_by(CertificationFault.at)
-        )
-    ).all()

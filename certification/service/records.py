@@ -120,13 +120,6 @@ async def ensure_records(session: AsyncSession) -> int:
     return 0
 
 
-async def open_record(
-    session: AsyncSession, site: Site, *, actor: str, at: datetime
-) -> CertificationRecord:
-    """The record of a newly registered site, its registration in the audit trail."""
-    return (await open_records(session, [site], actor=actor, at=at))[0]
-
-
 async def open_records(
     session: AsyncSession, sites: Sequence[Site], *, actor: str, at: datetime | None = None
 ) -> list[CertificationRecord]:

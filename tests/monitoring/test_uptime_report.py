@@ -10,7 +10,6 @@ from monitoring.intervals import Interval
 from monitoring.service.uptime import OutageFact, WindowFact, compute_report, month_span
 
 NOTICE = timedelta(hours=48)
-BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def u(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
