@@ -151,14 +151,10 @@ async def call_stats(
     )
 
 
-def _ticket_out(ticket: Any) -> TicketOut:
-    return TicketOut.from_model(ticket)
-
-
 @router.post("/tickets", status_code=201)
 async def open_ticket(body: TicketIn, db: Db, actor: CurrentActor) -> TicketOut:
     data = tickets.NewTicket(**body.model_dump())
-    return _ticket_out(await tickets.open_ticket(db, data, by=actor))
+    return TicketOut.from_model(await tickets.open_ticket(db, data, by=actor))
 
 
 @router.get("/tickets")
@@ -172,11 +168,11 @@ async def list_tickets(
     found = await tickets.list_tickets(
         db, by=actor, customer_id=customer_id, status=status, limit=limit
     )
-    return TicketsOut(items=[_ticket_out(t) for t in found])
+    return TicketsOut(items=[TicketOut.from_model(t) for t in found])
 
 
 async def _detail(db: AsyncSession, ticket: Any) -> TicketDetailOut:
-    out = TicketDetailOut(**_ticket_out(ticket).model_dump())
+    out = TicketDetailOut.from_model(ticket)
     out.timeline = [TicketEventOut.from_model(e) for e in await tickets.timeline(db, ticket)]
     out.breaches = [BreachOut.from_model(b) for b in await tickets.breaches_of(db, ticket)]
     return out
