@@ -3,12 +3,14 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import CurrentActor, require_role
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY, Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor, Role
+from bridgedesk.schemas import Id
 from certification.schemas import (
     CertificationOut,
     HistoryList,
@@ -31,7 +33,6 @@ Certifier = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNI
 ProviderStaff = Annotated[
     Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN, Role.FINANCE)
 ]
-Id = Annotated[int, Query(ge=1, le=MAX_KEY)]
 
 
 def _known(site_id: int) -> int:
@@ -41,10 +42,14 @@ def _known(site_id: int) -> int:
     return site_id
 
 
+async def _certification(db: AsyncSession, site_id: int, actor: Actor) -> CertificationOut:
+    site, record, tests = await calls.overview(db, site_id, by=actor)
+    return CertificationOut.from_records(site, record, tests, now=utcnow())
+
+
 @router.get("/sites/{site_id}/certification")
 async def get_certification(site_id: int, db: Db, actor: CurrentActor) -> CertificationOut:
-    site, record, tests = await calls.overview(db, _known(site_id), by=actor)
-    return CertificationOut.from_records(site, record, tests, now=utcnow())
+    return await _certification(db, _known(site_id), actor)
 
 
 @router.get("/sites/{site_id}/history")
@@ -71,8 +76,7 @@ async def run_test(site_id: int, db: Db, actor: Certifier) -> TestOut:
 @router.post("/sites/{site_id}/certification/sign-off")
 async def sign_off(site_id: int, db: Db, actor: Certifier) -> CertificationOut:
     await calls.sign_off(db, _known(site_id), by=actor)
-    site, record, tests = await calls.overview(db, site_id, by=actor)
-    return CertificationOut.from_records(site, record, tests, now=utcnow())
+    return await _certification(db, site_id, actor)
 
 
 @router.post("/sites/{site_id}/upgrade")
@@ -80,8 +84,7 @@ async def request_upgrade(
     site_id: int, db: Db, actor: CurrentActor, body: UpgradeIn | None = None
 ) -> CertificationOut:
     await calls.request_upgrade(db, _known(site_id), by=actor, note=body.note if body else None)
-    site, record, tests = await calls.overview(db, site_id, by=actor)
-    return CertificationOut.from_records(site, record, tests, now=utcnow())
+    return await _certification(db, site_id, actor)
 
 
 @router.get("/certification/queue")
