@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import CUSTOMER_ROLES, Role
 from bridgedesk.models import AuthToken, User
+from tests.access_packages import PACKAGES
 from tests.access_rules import (
     BOOKERS,
     EVERYONE,
@@ -25,12 +26,7 @@ from tests.access_rules import (
     Rule,
     World,
 )
-from tests.billing import access as billing_access
-from tests.bridge import access as bridge_access
-from tests.certification import access as certification_access
 from tests.conftest import PASSWORD
-from tests.monitoring import access as monitoring_access
-from tests.payloads import series_body
 from tests.snapshots import snapshot
 
 SHELL_AND_RESERVATIONS: dict[tuple[str, str], Rule] = {
@@ -64,8 +60,7 @@ SHELL_AND_RESERVATIONS: dict[tuple[str, str], Rule] = {
 }
 
 # Each package keeps its routes' rows, the records its paths name and its request bodies in
-# `tests/<package>/access.py`; together with the rows above they make the one table.
-PACKAGES = (bridge_access, certification_access, monitoring_access, billing_access)
+# `tests/<package>/access.py` (tests/access_packages.py); with the rows above, the one table.
 ACCESS: dict[tuple[str, str], Rule] = {
     **SHELL_AND_RESERVATIONS,
     **{route: rule for package in PACKAGES for route, rule in package.ACCESS.items()},
@@ -153,32 +148,6 @@ def request_for(route: tuple[str, str], world: World, caller: User | None) -> di
         if route in package.ACCESS:
             return package.request_for(route, world, caller)
     return {}
-
-
-@pytest.fixture
-async def world(request, db, make_customer, make_site, make_user, client_as) -> World:
-    customer = await make_customer(timezone="Pacific/Kiritimati")
-    site = await make_site(customer=customer)
-    spare = await make_site(customer=customer)
-    booker = await client_as(Role.SCHEDULER, customer_id=customer.id)
-    start = (utcnow() + timedelta(days=3)).replace(microsecond=0)
-    response = await booker.post(
-        "/api/v1/conferences",
-        json=series_body(customer.id, [site.id], start, "FREQ=WEEKLY;COUNT=2"),
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    made = World(
-        customer_id=customer.id,
-        site_id=site.id,
-        spare_site_id=spare.id,
-        conference_id=body["id"],
-        series_id=body["series_id"],
-        admin=await make_user(Role.ADMIN),
-    )
-    for package in PACKAGES:
-        await package.prepare(made, request)
-    return made
 
 
 def _route_id(route: tuple[str, str]) -> str:

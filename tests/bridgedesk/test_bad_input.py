@@ -6,7 +6,8 @@ import pytest
 
 from bridgedesk.app import create_app
 from bridgedesk.identity import Role
-from tests.bridgedesk.test_access import ACCESS, World, request_for, world  # noqa: F401  (fixture)
+from tests.access_rules import World
+from tests.bridgedesk.test_access import ACCESS, request_for
 from tests.snapshots import snapshot
 
 
@@ -38,7 +39,7 @@ def _id(route: tuple[str, str]) -> str:
 
 @pytest.mark.parametrize("body", list(NONSENSE), ids=str)
 @pytest.mark.parametrize("route", WRITES, ids=_id)
-async def test_nonsense_is_refused_cleanly(db, world: World, client_as, route, body):  # noqa: F811
+async def test_nonsense_is_refused_cleanly(db, world: World, client_as, route, body):
     """Every write route that reads a body, with each kind of nonsense."""
     admin = await client_as(Role.ADMIN)
     before = await snapshot(db)
@@ -63,7 +64,7 @@ def _with_nul(value: object) -> object:
 
 
 @pytest.mark.parametrize("route", WRITES, ids=_id)
-async def test_a_valid_body_with_nul_in_its_text_is_refused(db, world, client_as, route):  # noqa: F811
+async def test_a_valid_body_with_nul_in_its_text_is_refused(db, world, client_as, route):
     """PostgreSQL can store no NUL in text or JSON: every edge refuses it, on every backend."""
     admin = await client_as(Role.ADMIN)
     valid = request_for(route, world, admin.user)  # type: ignore[attr-defined]
