@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bridge.models import CallRecord, Dial, Incident, IncidentEvent, Launch, LegAttempt
+from bridge.models import CallRecord, Dial, Incident, IncidentEvent, Launch, Leg, LegAttempt
 from bridge.service.leg_states import LegState
 from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
@@ -41,6 +41,16 @@ def recovery_settings(monkeypatch):
 async def run(at: datetime, job=supervise_legs_job) -> int:
     with time_machine.travel(at, tick=False):
         return await job()
+
+
+async def launched_and_connected(db, conference) -> list[Leg]:
+    """Launched at T0, every site connected 3 s later and the supervisor run once: its legs."""
+    await run(T0, launch_due_conferences_job)
+    legs = await legs_of(db, conference.id)
+    for leg in legs:
+        await connect(db, leg, T0 + timedelta(seconds=3))
+    await run(T0 + timedelta(seconds=4))
+    return legs
 
 
 @pytest.fixture
@@ -118,16 +128,12 @@ async def test_a_launch_with_a_site_connected_after_two_minutes_is_late(db, conf
 
 
 async def test_a_drop_is_redialed_at_once_and_the_reconnection_closes_the_incident(db, conference):
-    await run(T0, launch_due_conferences_job)
-    board, lab = await legs_of(db, conference.id)
-    await connect(db, board, T0 + timedelta(seconds=3))
-    await connect(db, lab, T0 + timedelta(seconds=3))
-    await run(T0 + timedelta(seconds=4))
+    board, _lab = await launched_and_connected(db, conference)
 
     dropped_at = T0 + timedelta(minutes=10)
     await end(db, board, dropped_at, "remote_bye")
     await run(dropped_at + timedelta(seconds=1))
-    board, lab = await legs_of(db, conference.id)
+    board, _lab = await legs_of(db, conference.id)
     assert board.state == LegState.RECONNECTING
     redial = await db.get(Dial, board.dial_id)
     assert (redial.purpose, redial.sip_uri) == ("redial", "sip:board@127.0.0.1")
@@ -156,11 +162,7 @@ async def test_a_drop_is_redialed_at_once_and_the_reconnection_closes_the_incide
 async def test_a_site_that_never_comes_back_gets_backoff_then_its_audio_link_and_the_contact_chain(
     db, conference
 ):
-    await run(T0, launch_due_conferences_job)
-    board, lab = await legs_of(db, conference.id)
-    await connect(db, board, T0 + timedelta(seconds=3))
-    await connect(db, lab, T0 + timedelta(seconds=3))
-    await run(T0 + timedelta(seconds=4))
+    board, _lab = await launched_and_connected(db, conference)
 
     dropped_at = T0 + timedelta(minutes=10)
     await end(db, board, dropped_at, "no_media")
@@ -187,7 +189,7 @@ async def test_a_site_that_never_comes_back_gets_backoff_then_its_audio_link_and
     # The window: the audio link goes out and the chain is told, in order.
     await run(dropped_at + timedelta(seconds=300))
     legs = await legs_of(db, conference.id)
-    board, lab, audio = legs
+    board, _lab, audio = legs
     assert board.state == LegState.AUDIO_FALLBACK
     assert (audio.kind, audio.parent_leg_id, audio.sip_uri, audio.state) == (
         "audio",
@@ -216,7 +218,7 @@ async def test_a_site_that_never_comes_back_gets_backoff_then_its_audio_link_and
 
     await connect(db, audio, dropped_at + timedelta(seconds=303))
     await run(dropped_at + timedelta(seconds=304))
-    board, lab, audio = await legs_of(db, conference.id)
+    board, _lab, audio = await legs_of(db, conference.id)
     assert audio.state == LegState.CONNECTED
 
     # Video comes back later: the audio link is hung up and its record ends there.
@@ -224,10 +226,10 @@ async def test_a_site_that_never_comes_back_gets_backoff_then_its_audio_link_and
     while board.dial_id is None:
         back += timedelta(seconds=10)
         await run(back)
-        board, lab, audio = await legs_of(db, conference.id)
+        board, _lab, audio = await legs_of(db, conference.id)
     await connect(db, board, back)
     await run(back + timedelta(seconds=1))
-    board, lab, audio = await legs_of(db, conference.id)
+    board, _lab, audio = await legs_of(db, conference.id)
     assert (board.state, audio.state) == (LegState.CONNECTED, LegState.ENDED)
     audio_dial = await db.get(Dial, audio.dial_id)
     assert audio_dial.hangup_requested_at is not None
@@ -253,11 +255,7 @@ async def test_a_site_that_never_comes_back_gets_backoff_then_its_audio_link_and
 async def test_a_connected_conference_is_not_cut_at_its_end_and_ends_when_the_last_site_leaves(
     db, conference
 ):
-    await run(T0, launch_due_conferences_job)
-    board, lab = await legs_of(db, conference.id)
-    await connect(db, board, T0 + timedelta(seconds=3))
-    await connect(db, lab, T0 + timedelta(seconds=3))
-    await run(T0 + timedelta(seconds=4))
+    board, lab = await launched_and_connected(db, conference)
     end_at = T0 + timedelta(hours=1)
     # Reservations' overrun job gives the live conference 15 more minutes near its end.
     await run(end_at - timedelta(minutes=4), extend_overruns_job)
@@ -311,10 +309,7 @@ async def test_a_site_still_in_an_overrunning_meeting_is_dialed_into_the_next_on
     end_at = T0 + timedelta(hours=1)
     with time_machine.travel(T0 - timedelta(days=1), tick=False):
         following = await make_conference(sites=[board_site], start=end_at, end=end_at + HOUR)
-    await run(T0, launch_due_conferences_job)
-    for leg in await legs_of(db, conference.id):
-        await connect(db, leg, T0 + timedelta(seconds=3))
-    await run(T0 + timedelta(seconds=4))
+    await launched_and_connected(db, conference)
     await run(end_at - timedelta(minutes=4), extend_overruns_job)
 
     await run(end_at + timedelta(seconds=1), launch_due_conferences_job)
@@ -338,11 +333,7 @@ async def test_the_contact_chain_steps_one_contact_at_a_time_until_the_site_is_b
 ):
     monkeypatch.setenv("BRIDGEDESK_CONTACT_CHAIN_STEP_SECONDS", "120")
     get_settings.cache_clear()
-    await run(T0, launch_due_conferences_job)
-    board, lab = await legs_of(db, conference.id)
-    await connect(db, board, T0 + timedelta(seconds=3))
-    await connect(db, lab, T0 + timedelta(seconds=3))
-    await run(T0 + timedelta(seconds=4))
+    _board, lab = await launched_and_connected(db, conference)
     # The Lab has no audio URI: past the window it is "failed", still redialed.
     dropped_at = T0 + timedelta(minutes=10)
     await end(db, lab, dropped_at, "no_media")
