@@ -1,5 +1,8 @@
 """Billing pages over HTTP as a browser sends them: who sees what, and CSRF on every form."""
 
+from datetime import UTC, datetime
+
+import time_machine
 from sqlalchemy import select
 
 from billing.models import CreditMemo, Invoice
@@ -85,3 +88,11 @@ async def test_customers_billing_users_see_only_their_issued_invoices(
     scheduler = await sign_in(await make_user(Role.SCHEDULER, customer_id=acme.id))
     assert (await scheduler.get("/billing")).status_code == 403
     assert (await scheduler.get(f"/billing/invoices/{draft_id}")).status_code == 403
+
+
+async def test_the_billing_home_opens_on_last_month_in_utc(make_user, sign_in):
+    with time_machine.travel(datetime(2027, 1, 1, 0, 30, tzinfo=UTC), tick=False):
+        finance = await sign_in(await make_user(Role.FINANCE))
+        home = await finance.get("/billing")
+    assert home.status_code == 200
+    assert "<h1>Invoices for 2026-12</h1>" in home.text
