@@ -5,14 +5,14 @@ Finance and admins see a month's invoices, run the month, open an invoice with t
 own issued invoices and credit memos only.
 """
 
-from datetime import date
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from billing.service import credits, drafting, invoices, views
-from billing.service.periods import next_period, parse_period, previous_period
+from billing.service.periods import next_period, parse_period, period_of, previous_period
 from billing.service.roles import is_runner, require_reader
 from bridgedesk.auth import CurrentActor, current_actor
 from bridgedesk.clock import utcnow
@@ -23,8 +23,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(current_actor)
 
 
 def _last_month() -> str:
-    today: date = utcnow().date()
-    return previous_period(f"{today.year:04d}-{today.month:02d}")
+    return previous_period(period_of(utcnow(), ZoneInfo("UTC")))
 
 
 @router.get("/billing")
