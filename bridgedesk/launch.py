@@ -31,9 +31,7 @@ async def launch_due_conferences_job() -> int:
         launched_before = await launching.launched_ids(session, due)
         fresh = [i for i in due if i not in launched_before]
         conferences = await directory.conferences(session, fresh)
-        sites = await directory.sites(
-            session, {held.site_id for c in conferences.values() for held in c.sites}
-        )
+        sites = await directory.sites(session, launching.held_site_ids(conferences.values()))
         for conference in conferences.values():
             if await launching.launch_conference(session, conference, sites, now=now):
                 await live.mark_live(session, conference.id)
@@ -54,9 +52,7 @@ async def supervise_legs_job() -> int:
         )
         running = [c for c in conferences.values() if c.status == "live"]
         if running:
-            sites = await directory.sites(
-                session, {held.site_id for c in running for held in c.sites}
-            )
+            sites = await directory.sites(session, launching.held_site_ids(running))
             for conference in running:
                 changes += await launching.add_missing_legs(session, conference, sites, now=now)
         changes += await recovery.supervise(session, directory, now=now)

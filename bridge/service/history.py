@@ -2,7 +2,6 @@
 detail records as the bridge would have written them (the demo's past month)."""
 
 import random
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -227,7 +226,3 @@ def _record(
         )
     )
     return 1
-
-
-def held_sites(conferences: Sequence[ConferenceRef]) -> set[int]:
-    return {held.site_id for c in conferences for held in c.sites}

@@ -1,7 +1,7 @@
 """Launching: a conference's launch row and one video leg per held site, dialed at its start
 (and legs for sites added to a running conference)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,6 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.directory import ConferenceRef, SiteRef
 from bridge.models import Launch, Leg
 from bridge.service.leg_states import VIDEO, LegState, RecoveryPolicy, busy_elsewhere, dial_leg
+
+
+def held_site_ids(conferences: Iterable[ConferenceRef]) -> set[int]:
+    """The sites the conferences hold: the ones whose directory entries a launch needs."""
+    return {held.site_id for conference in conferences for held in conference.sites}
 
 
 async def launch_conference(
