@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import CurrentActor, require_role
 from bridgedesk.clock import utcnow
-from bridgedesk.db import MAX_KEY, Db
+from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor, Role
 from bridgedesk.schemas import Id
@@ -25,7 +25,6 @@ from certification.schemas import (
     UpgradeIn,
 )
 from certification.service import calls, records, reports, sites
-from reservations.service import registry
 
 router = APIRouter(prefix="/api/v1", tags=["certification"])
 
@@ -35,13 +34,6 @@ ProviderStaff = Annotated[
 ]
 
 
-def _known(site_id: int) -> int:
-    # Path ids outside the database's INTEGER range are no site at all.
-    if not 1 <= site_id <= MAX_KEY:
-        raise registry.SiteNotFound()
-    return site_id
-
-
 async def _certification(db: AsyncSession, site_id: int, actor: Actor) -> CertificationOut:
     site, record, tests = await calls.overview(db, site_id, by=actor)
     return CertificationOut.from_records(site, record, tests, now=utcnow())
@@ -49,12 +41,12 @@ async def _certification(db: AsyncSession, site_id: int, actor: Actor) -> Certif
 
 @router.get("/sites/{site_id}/certification")
 async def get_certification(site_id: int, db: Db, actor: CurrentActor) -> CertificationOut:
-    return await _certification(db, _known(site_id), actor)
+    return await _certification(db, site_id, actor)
 
 
 @router.get("/sites/{site_id}/history")
 async def get_history(site_id: int, db: Db, actor: CurrentActor) -> HistoryList:
-    rows = await records.history(db, _known(site_id), by=actor)
+    rows = await records.history(db, site_id, by=actor)
     return HistoryList(items=[HistoryOut.from_model(r) for r in rows])
 
 
@@ -65,17 +57,17 @@ async def update_site(site_id: int, body: SitePatch, db: Db, actor: CurrentActor
         changes = body.changes()
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    return SiteOut.from_model(await sites.update_site(db, _known(site_id), changes, by=actor))
+    return SiteOut.from_model(await sites.update_site(db, site_id, changes, by=actor))
 
 
 @router.post("/sites/{site_id}/certification/tests", status_code=202)
 async def run_test(site_id: int, db: Db, actor: Certifier) -> TestOut:
-    return TestOut.from_model(await calls.request_test(db, _known(site_id), by=actor))
+    return TestOut.from_model(await calls.request_test(db, site_id, by=actor))
 
 
 @router.post("/sites/{site_id}/certification/sign-off")
 async def sign_off(site_id: int, db: Db, actor: Certifier) -> CertificationOut:
-    await calls.sign_off(db, _known(site_id), by=actor)
+    await calls.sign_off(db, site_id, by=actor)
     return await _certification(db, site_id, actor)
 
 
@@ -83,7 +75,7 @@ async def sign_off(site_id: int, db: Db, actor: Certifier) -> CertificationOut:
 async def request_upgrade(
     site_id: int, db: Db, actor: CurrentActor, body: UpgradeIn | None = None
 ) -> CertificationOut:
-    await calls.request_upgrade(db, _known(site_id), by=actor, note=body.note if body else None)
+    await calls.request_upgrade(db, site_id, by=actor, note=body.note if body else None)
     return await _certification(db, site_id, actor)
 
 

@@ -21,12 +21,6 @@ from reservations.service import registry
 router = APIRouter(include_in_schema=False, dependencies=[Depends(current_actor)])
 
 
-def _site_id(value: int) -> int:
-    if not 1 <= value <= MAX_KEY:
-        raise registry.SiteNotFound()
-    return value
-
-
 @router.get("/certification")
 async def queue_page(
     request: Request, db: Db, actor: CurrentActor, overdue: bool = False
@@ -42,7 +36,7 @@ async def queue_page(
 
 
 async def _site_context(db: AsyncSession, actor: Actor, site_id: int) -> dict[str, Any]:
-    site, record, tests = await calls.overview(db, _site_id(site_id), by=actor)
+    site, record, tests = await calls.overview(db, site_id, by=actor)
     now = utcnow()
     latest = tests[0] if tests else None
     certifier = actor.role in records.CERTIFIERS
@@ -75,7 +69,7 @@ async def site_page(request: Request, site_id: int, db: Db, actor: CurrentActor)
 
 @router.post("/certification/sites/{site_id:int}/tests")
 async def run_test(site_id: int, db: Db, actor: CurrentActor) -> Response:
-    await calls.request_test(db, _site_id(site_id), by=actor)
+    await calls.request_test(db, site_id, by=actor)
     return RedirectResponse(f"/certification/sites/{site_id}", status_code=303)
 
 
@@ -83,7 +77,7 @@ async def run_test(site_id: int, db: Db, actor: CurrentActor) -> Response:
 async def sign_off(request: Request, site_id: int, db: Db, actor: CurrentActor) -> Response:
     try:
         async with db.begin_nested():
-            await calls.sign_off(db, _site_id(site_id), by=actor)
+            await calls.sign_off(db, site_id, by=actor)
     except Conflict as refusal:
         context = await _site_context(db, actor, site_id)
         context["refusal"] = refusal.detail
@@ -93,7 +87,7 @@ async def sign_off(request: Request, site_id: int, db: Db, actor: CurrentActor) 
 
 @router.post("/certification/sites/{site_id:int}/upgrade")
 async def request_upgrade(site_id: int, db: Db, actor: CurrentActor) -> Response:
-    await calls.request_upgrade(db, _site_id(site_id), by=actor)
+    await calls.request_upgrade(db, site_id, by=actor)
     return RedirectResponse(f"/certification/sites/{site_id}", status_code=303)
 
 
@@ -180,7 +174,7 @@ async def update_details(request: Request, site_id: int, db: Db, actor: CurrentA
                     "contacts": parse_contacts(fields.get("contacts", "")),
                 }
             )
-            await sites.update_site(db, _site_id(site_id), patch.changes(), by=actor)
+            await sites.update_site(db, site_id, patch.changes(), by=actor)
     except (ValidationError, ValueError, DomainError) as refusal:
         context = await _site_context(db, actor, site_id)
         context["details_refusal"] = _refusal_text(refusal)

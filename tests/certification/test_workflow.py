@@ -10,6 +10,7 @@ from bridgedesk.identity import Role
 from certification.models import CertificationHistory
 from reservations.models import Site
 from tests.certification.probes import busy, finish_probe
+from tests.reservations.browsing import csrf_of
 
 
 def site_body(customer_id: int, **overrides):
@@ -261,3 +262,33 @@ async def test_a_site_the_bridge_cannot_call_is_a_clear_422_and_changes_nothing(
     assert (await tech.get(f"/api/v1/sites/{site_id}/certification")).json() == before
     missing = await tech.post("/api/v1/sites/99999999999/certification/tests")
     assert missing.status_code == 404
+
+
+async def test_a_site_id_past_the_databases_range_is_no_site_on_every_route(
+    db, make_user, client_as, sign_in
+):
+    far = 2**31  # one past INTEGER: looking it up would overflow the driver
+    tech = await client_as(Role.TECHNICIAN)
+    for method, path, body in [
+        ("GET", f"/api/v1/sites/{far}/certification", None),
+        ("GET", f"/api/v1/sites/{far}/history", None),
+        ("PATCH", f"/api/v1/sites/{far}", {"name": "Z"}),
+        ("POST", f"/api/v1/sites/{far}/certification/tests", None),
+        ("POST", f"/api/v1/sites/{far}/certification/sign-off", None),
+        ("POST", f"/api/v1/sites/{far}/upgrade", None),
+    ]:
+        response = await tech.request(method, path, json=body)
+        assert response.status_code == 404, (method, path, response.text)
+    browser = await sign_in(await make_user(Role.TECHNICIAN))
+    token = csrf_of(await browser.get("/certification"))
+    assert (await browser.get(f"/certification/sites/{far}")).status_code == 404
+    for action, data in [
+        ("tests", {}),
+        ("sign-off", {}),
+        ("upgrade", {}),
+        ("details", {"name": "Z", "contacts": "Tess"}),
+    ]:
+        response = await browser.post(
+            f"/certification/sites/{far}/{action}", data={"csrf_token": token, **data}
+        )
+        assert response.status_code == 404, (action, response.text)
