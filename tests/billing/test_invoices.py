@@ -31,6 +31,13 @@ async def test_the_month_hand_computed(db, october, client_as):
     confs = october["conferences"]
     run = await _run(finance, customer_id=acme.id)
     assert run["problems"] == [] and len(run["drafted"]) == 1
+    assert run == {
+        "period": "2026-10",
+        "drafted": run["drafted"],
+        "removed": 0,
+        "conferences": 5,  # A, B, C, D and F; "other" lies in September
+        "problems": [],
+    }
     invoice = (await finance.get(f"/api/v1/invoices/{run['drafted'][0]}")).json()
     assert invoice["status"] == "draft" and invoice["number"] is None
     assert invoice["customer_id"] == acme.id and invoice["period"] == "2026-10"
