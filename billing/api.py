@@ -35,7 +35,7 @@ async def create_rate_plan(body: RatePlanIn, db: Db, actor: CurrentActor) -> Rat
         ),
         by=actor,
     )
-    return RatePlanOut.model_validate(plan)
+    return RatePlanOut.from_model(plan)
 
 
 @router.get("/rate-plans")
@@ -43,19 +43,13 @@ async def list_rate_plans(
     db: Db, actor: CurrentActor, customer_id: Annotated[Id | None, Query()] = None
 ) -> list[RatePlanOut]:
     found = await plans.list_plans(db, customer_id=customer_id, by=actor)
-    return [RatePlanOut.model_validate(plan) for plan in found]
+    return [RatePlanOut.from_model(plan) for plan in found]
 
 
 @router.post("/invoices/run")
 async def run_invoices(body: RunIn, db: Db, actor: CurrentActor) -> RunOut:
     result = await drafting.run_month(db, body.month, customer_id=body.customer_id, by=actor)
-    return RunOut(
-        period=result.period,
-        drafted=result.drafted,
-        removed=result.removed,
-        conferences=result.conferences,
-        problems=result.problems,
-    )
+    return RunOut.from_model(result)
 
 
 @router.get("/invoices")

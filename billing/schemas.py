@@ -7,9 +7,9 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from bridgedesk.schemas import Id, Strict
+from bridgedesk.schemas import FromRow, Id, Strict
 
 Amount = Annotated[str, Field(min_length=1, max_length=30, examples=["0.25"])]
 Month = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])]
@@ -43,9 +43,7 @@ class RatePlanIn(Strict):
     features: Annotated[list[FeatureIn], Field(max_length=50)] = Field(default_factory=list)
 
 
-class RatePlanOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class RatePlanOut(FromRow):
     id: int
     customer_id: int
     currency: str
@@ -61,7 +59,7 @@ class RunIn(Strict):
     customer_id: Id | None = None
 
 
-class RunOut(BaseModel):
+class RunOut(FromRow):
     period: str
     drafted: list[int]
     removed: int
