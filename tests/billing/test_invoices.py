@@ -40,6 +40,10 @@ async def test_the_month_hand_computed(db, october, client_as):
     }
     invoice = (await finance.get(f"/api/v1/invoices/{run['drafted'][0]}")).json()
     assert invoice["status"] == "draft" and invoice["number"] is None
+    draft_csv = await finance.get(f"/api/v1/invoices/{invoice['id']}.csv")
+    assert draft_csv.headers["content-disposition"] == (
+        f'inline; filename="draft-{invoice["id"]}-2026-10.csv"'
+    )
     assert invoice["customer_id"] == acme.id and invoice["period"] == "2026-10"
     assert invoice["currency"] == "USD"
     assert invoice["bill_to"] == ["ap@acme.example", "cfo@acme.example"]

@@ -32,6 +32,7 @@ async def test_pdf_html_and_csv_are_the_same_invoice(db, october, client_as):
     invoice = await _issued(finance, october["customer"].id)
     pdf = await finance.get(f"/api/v1/invoices/{invoice['id']}.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == f'inline; filename="{invoice["number"]}.pdf"'
     text = _pdf_text(pdf.content)
     html = (await finance.get(f"/api/v1/invoices/{invoice['id']}.html")).text
     assert invoice["number"] in text and invoice["number"] in html
@@ -45,6 +46,9 @@ async def test_pdf_html_and_csv_are_the_same_invoice(db, october, client_as):
 
     response = await finance.get(f"/api/v1/invoices/{invoice['id']}.csv")
     assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == (
+        f'inline; filename="{invoice["number"]}.csv"'
+    )
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert sum(Decimal(row["charges"]) for row in rows) == Decimal(invoice["total"])
     assert {row["invoice_number"] for row in rows} == {invoice["number"]}
@@ -102,6 +106,7 @@ async def test_credit_memos_are_their_own_documents_within_what_was_billed(
     # The invoice itself is unchanged.
     assert (await finance.get(f"/api/v1/invoices/{invoice['id']}")).json()["total"] == "79.58"
     pdf = await finance.get(f"/api/v1/credit-memos/{memo['id']}.pdf")
+    assert pdf.headers["content-disposition"] == f'inline; filename="{memo["number"]}.pdf"'
     text = _pdf_text(pdf.content)
     assert memo["number"] in text and invoice["number"] in text and "60.00" in text
     assert await deliver_issued_documents_job() == 3  # the invoice and both memos
