@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
+from billing.models import Invoice
 from billing.schemas import CreditMemoIn, Id, Month, RatePlanIn, RatePlanOut, RunIn, RunOut
 from billing.service import credits, drafting, invoices, plans, renditions, views
 from bridgedesk.auth import CurrentActor
@@ -128,11 +129,7 @@ async def list_credit_memos(
 async def credit_memo_pdf(memo_id: int, db: Db, actor: CurrentActor) -> Response:
     memo, invoice = await credits.get_credit_memo(db, memo_id, by=actor)
     pdf = await asyncio.to_thread(renditions.credit_memo_pdf, views.memo_view(memo, invoice))
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{memo.number}.pdf"'},
-    )
+    return Response(pdf, media_type="application/pdf", headers=_inline(f"{memo.number}.pdf"))
 
 
 @router.get("/credit-memos/{memo_id}")
@@ -141,6 +138,10 @@ async def get_credit_memo(memo_id: int, db: Db, actor: CurrentActor) -> dict[str
     return views.memo_view(memo, invoice)
 
 
-def _file(invoice: Any, extension: str) -> dict[str, str]:
+def _file(invoice: Invoice, extension: str) -> dict[str, str]:
     name = invoice.number or f"draft-{invoice.id}-{invoice.period}"
-    return {"Content-Disposition": f'inline; filename="{name}.{extension}"'}
+    return _inline(f"{name}.{extension}")
+
+
+def _inline(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'inline; filename="{filename}"'}
