@@ -12,12 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.engine.sip_uri import sip_uri_problem
 from bridge.models import Dial
-from bridge.service.probes import cause_for_status
+from bridge.service.probes import cause_for_status, check_purpose_and_timeout
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput, NotFound
-
-MAX_PURPOSE_LENGTH = 40
-MAX_ANSWER_TIMEOUT_SECONDS = 300.0
 
 # Why a dial ended. "engine_lost": the SIP worker process holding the call died.
 END_REASONS = ("failed", "remote_bye", "no_media", "hangup", "engine_lost")
@@ -107,14 +104,7 @@ async def request_dial(
     problem = sip_uri_problem(sip_uri)
     if problem:
         raise InvalidInput(problem, field="sip_uri")
-    if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
-        raise InvalidInput(f"purpose must be 1 to {MAX_PURPOSE_LENGTH} characters.")
-    if answer_timeout_seconds is not None and not (
-        0 < answer_timeout_seconds <= MAX_ANSWER_TIMEOUT_SECONDS
-    ):
-        raise InvalidInput(
-            f"answer_timeout_seconds must be above 0 and at most {MAX_ANSWER_TIMEOUT_SECONDS:g}."
-        )
+    check_purpose_and_timeout(purpose, answer_timeout_seconds)
     now = utcnow()
     dial = Dial(
         sip_uri=sip_uri,

@@ -145,6 +145,11 @@ def _check_request(
         raise InvalidInput(
             f"hold_seconds must be between 0 and {MAX_HOLD_SECONDS:g}.", field="hold_seconds"
         )
+    check_purpose_and_timeout(purpose, timeout)
+
+
+def check_purpose_and_timeout(purpose: str, timeout: float | None) -> None:
+    """The rules a probe and a dial share for their purpose and answer timeout."""
     if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
         raise InvalidInput(f"purpose must be 1 to {MAX_PURPOSE_LENGTH} characters.")
     if timeout is not None and not 0 < timeout <= MAX_ANSWER_TIMEOUT_SECONDS:
