@@ -5,13 +5,14 @@ billing user then sees it too."""
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, pool, select
 from sqlalchemy.orm import Session
 
-from billing.service.periods import period_of, previous_period
+from billing.service.periods import parse_period, period_of, previous_period
 from bridge.models import CallRecord
 from bridgedesk.db import sync_url
 from bridgedesk.models import User
@@ -29,12 +30,10 @@ pytestmark = [
 
 def _quiet_month() -> tuple[str, datetime]:
     """Three months back: before the demo's month of calls, so the draft holds only ours."""
-    from zoneinfo import ZoneInfo
-
     period = period_of(datetime.now(UTC), ZoneInfo("UTC"))
     for _ in range(3):
         period = previous_period(period)
-    year, month = map(int, period.split("-"))
+    year, month = parse_period(period)
     return period, datetime(year, month, 10, 15, 0, tzinfo=UTC)
 
 
