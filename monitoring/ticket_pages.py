@@ -32,12 +32,6 @@ def _clean(value: str) -> str | None:
     return value.strip() or None
 
 
-def _ticket_id(value: int) -> int:
-    if value > MAX_KEY:
-        raise tickets.TicketNotFound()
-    return value
-
-
 def _late(due: datetime | None, done: datetime | None, now: datetime) -> bool:
     return due is not None and (done or now) > due
 
@@ -134,7 +128,7 @@ async def _page(request: Request, db: AsyncSession, actor: Actor, ticket: Ticket
 
 @router.get("/tickets/{ticket_id:int}")
 async def ticket_page(request: Request, ticket_id: int, db: Db, actor: CurrentActor) -> Response:
-    ticket = await tickets.get_ticket(db, _ticket_id(ticket_id), by=actor)
+    ticket = await tickets.get_ticket(db, ticket_id, by=actor)
     return await _page(request, db, actor, ticket)
 
 
@@ -149,7 +143,6 @@ async def ticket_action(
     tier: Annotated[str, Form(max_length=12)] = "",
     closure_reason: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    ticket_id = _ticket_id(ticket_id)
     if action not in ACTIONS:
         raise tickets.TicketNotFound("No such action on a ticket.")
     text = _clean(note)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
+from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import Actor, Role
 from monitoring.intervals import Interval
@@ -129,7 +130,10 @@ async def get_ticket(
     session: AsyncSession, ticket_id: int, *, by: Actor, lock: bool = False
 ) -> Ticket:
     """The ticket, if `by` may see it; `lock` holds its row until the transaction ends, so
-    two people acting on one ticket at once take turns (the second sees the first's change)."""
+    two people acting on one ticket at once take turns (the second sees the first's change).
+    An id outside the database's INTEGER range is no ticket (looking it up would overflow)."""
+    if not 1 <= ticket_id <= MAX_KEY:
+        raise TicketNotFound()
     ticket = await session.get(Ticket, ticket_id, with_for_update=lock, populate_existing=lock)
     if ticket is None or not by.may_see_customer(ticket.customer_id):
         raise TicketNotFound()

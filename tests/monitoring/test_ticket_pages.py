@@ -123,6 +123,10 @@ async def test_forms_need_their_csrf_token_and_the_right_role(
         await scheduler.post(f"{url}/explode", data={"csrf_token": csrf(page)})
     ).status_code == 404
     assert (await scheduler.get("/tickets/99999999999")).status_code == 404
+    past_range = await scheduler.post(  # past even SQLite's 64-bit keys: no driver overflow
+        f"/tickets/{2**64}/respond", data={"csrf_token": csrf(page)}
+    )
+    assert past_range.status_code == 404
     billing = await sign_in(await make_user(Role.BILLING, customer_id=customer.id))
     form = await billing.get("/tickets/new")
     denied = await billing.post(
