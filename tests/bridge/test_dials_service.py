@@ -28,17 +28,24 @@ async def test_a_dial_is_queued_with_what_was_asked(db):
 
 
 @pytest.mark.parametrize(
-    "options",
+    "options, refusal",
     [
-        {"sip_uri": "tel:+15551234567", "purpose": "launch"},
-        {"sip_uri": "sip:room@host\r\nX: y", "purpose": "launch"},
-        {"sip_uri": "sip:room@10.0.0.7", "purpose": ""},
-        {"sip_uri": "sip:room@10.0.0.7", "purpose": "x" * 41},
-        {"sip_uri": "sip:room@10.0.0.7", "purpose": "launch", "answer_timeout_seconds": 0},
+        ({"sip_uri": "tel:+15551234567", "purpose": "launch"}, "Not a SIP URI"),
+        ({"sip_uri": "sip:room@host\r\nX: y", "purpose": "launch"}, "control characters"),
+        ({"sip_uri": "sip:room@10.0.0.7", "purpose": ""}, "purpose"),
+        ({"sip_uri": "sip:room@10.0.0.7", "purpose": "x" * 41}, "purpose"),
+        (
+            {"sip_uri": "sip:room@10.0.0.7", "purpose": "launch", "answer_timeout_seconds": 0},
+            "answer_timeout_seconds",
+        ),
+        (
+            {"sip_uri": "sip:room@10.0.0.7", "purpose": "launch", "answer_timeout_seconds": 301},
+            "answer_timeout_seconds",
+        ),
     ],
 )
-async def test_undialable_requests_are_refused(db, options):
-    with pytest.raises(InvalidInput):
+async def test_undialable_requests_are_refused(db, options, refusal):
+    with pytest.raises(InvalidInput, match=refusal):
         await request_dial(db, **options)
     assert await dials_changed_since(db, utcnow() - timedelta(hours=1)) == []
 
