@@ -141,3 +141,31 @@ async def test_forms_need_their_csrf_token_and_the_right_role(
         },
     )
     assert denied.status_code == 403
+
+
+async def test_a_missed_response_clock_shows_late_on_the_list_and_the_ticket(
+    db, make_customer, make_user, sign_in, frozen_time
+):
+    customer = await make_customer(name="Acme")
+    scheduler = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    form = await scheduler.get("/tickets/new")
+    opened = await scheduler.post(
+        "/tickets/new",
+        data={
+            "csrf_token": csrf(form),
+            "customer_id": str(customer.id),
+            "severity": "SL4",
+            "channel": "phone",
+            "summary": "No audio",
+            "description": "Nobody hears the boardroom.",
+        },
+    )
+    url = opened.headers["location"]
+    late = '<span class="badge overdue">late</span>'
+    frozen_time.shift(timedelta(minutes=10))  # SL4: answered within 10 minutes, not yet late
+    assert late not in (await scheduler.get(url)).text
+    assert late not in (await scheduler.get("/tickets")).text
+    frozen_time.shift(timedelta(minutes=1))
+    page = await scheduler.get(url)
+    assert re.search(r'data-testid="respond-by">[^<]*' + re.escape(late), page.text)
+    assert late in (await scheduler.get("/tickets")).text
