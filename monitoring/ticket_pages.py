@@ -15,7 +15,7 @@ from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor
 from bridgedesk.web import render
 from monitoring.models import Ticket
-from monitoring.service import tickets
+from monitoring.service import breaches, tickets
 from monitoring.service.sla import SEVERITIES
 from reservations.service import registry
 
@@ -32,8 +32,8 @@ def _clean(value: str) -> str | None:
     return value.strip() or None
 
 
-def _late(due: datetime | None, done: datetime | None, now: datetime) -> bool:
-    return due is not None and (done or now) > due
+def _missed(ticket: Ticket, now: datetime) -> set[str]:
+    return {kind for kind, _ in breaches.missed_clocks(ticket, now)}
 
 
 async def _customer_names(db: AsyncSession, actor: Actor) -> dict[int, str]:
@@ -55,7 +55,7 @@ async def ticket_list(
             "status": chosen,
             "statuses": tickets.STATUSES,
             "customers": await _customer_names(db, actor),
-            "late": {t.id: _late(t.respond_by, t.responded_at, now) for t in found},
+            "late": {t.id: "response" in _missed(t, now) for t in found},
             "may_open": actor.role in tickets.OPENERS,
         },
         actor=actor,
@@ -109,7 +109,7 @@ async def open_ticket(
 
 
 async def _page(request: Request, db: AsyncSession, actor: Actor, ticket: Ticket) -> Response:
-    now = utcnow()
+    missed = _missed(ticket, utcnow())
     context: dict[str, Any] = {
         "ticket": ticket,
         "customer": (await _customer_names(db, actor)).get(ticket.customer_id, ""),
@@ -120,8 +120,8 @@ async def _page(request: Request, db: AsyncSession, actor: Actor, ticket: Ticket
         "severities": SEVERITIES,
         "tiers": tickets.TIERS,
         "closure_reasons": tickets.CLOSURE_REASONS,
-        "late_response": _late(ticket.respond_by, ticket.responded_at, now),
-        "late_resolution": _late(ticket.resolve_by, ticket.resolved_at, now),
+        "late_response": "response" in missed,
+        "late_resolution": "resolution" in missed,
     }
     return render(request, "monitoring/ticket.html", context, actor=actor)
 
