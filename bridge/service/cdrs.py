@@ -79,6 +79,10 @@ async def list_records(
     offset: int = 0,
 ) -> list[CallRecord]:
     """Records ordered by (connected_at, id); start/end filter connected_at: start <= t < end."""
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("`to` must be after `from`.")
+    if conference_number is not None and "\x00" in conference_number:
+        raise InvalidInput("conference_number must not contain NUL characters.")
     query = select(*_COLUMNS)
     if customer_id is not None:
         query = query.where(CallRecordRow.customer_id == customer_id)

@@ -118,6 +118,15 @@ async def test_an_operator_imports_records_and_each_customer_reads_only_its_own(
     assert (await stranger.get("/api/v1/cdrs")).json()["items"] == []
     naive = await operator.get("/api/v1/cdrs", params={"from": "2026-10-05T14:00:00"})
     assert naive.status_code == 422
+    backwards = await operator.get(
+        "/api/v1/cdrs", params={"from": T0.isoformat(), "to": T0.isoformat()}
+    )
+    assert (backwards.status_code, backwards.json()["detail"]) == (
+        422,
+        "`to` must be after `from`.",
+    )
+    nul = await operator.get("/api/v1/cdrs", params={"conference_number": "C-\x00"})
+    assert nul.status_code == 422 and "NUL" in nul.json()["detail"]
 
 
 async def test_a_batch_with_bad_records_is_refused_whole_naming_each_one(db, held, client_as):
