@@ -24,6 +24,21 @@ def csrf(page) -> str:
     return found.group(1)
 
 
+async def post_new_ticket(client, customer_id: int, **fields: str):
+    """The new-ticket form filled in and sent with its page's CSRF token."""
+    form = await client.get("/tickets/new")
+    data = {
+        "csrf_token": csrf(form),
+        "customer_id": str(customer_id),
+        "severity": "SL1",
+        "channel": "web",
+        "summary": "x",
+        "description": "y",
+        **fields,
+    }
+    return await client.post("/tickets/new", data=data)
+
+
 async def test_a_ticket_from_the_web_form_to_resolution(
     db, make_customer, make_user, sign_in, frozen_time
 ):
@@ -103,18 +118,7 @@ async def test_forms_need_their_csrf_token_and_the_right_role(
         },
     )
     assert refused.status_code == 403
-    form = await scheduler.get("/tickets/new")
-    opened = await scheduler.post(
-        "/tickets/new",
-        data={
-            "csrf_token": csrf(form),
-            "customer_id": str(customer.id),
-            "severity": "SL1",
-            "channel": "web",
-            "summary": "x",
-            "description": "y",
-        },
-    )
+    opened = await post_new_ticket(scheduler, customer.id)
     url = opened.headers["location"]
     page = await scheduler.get(url)
     responded = await scheduler.post(f"{url}/respond", data={"csrf_token": csrf(page)})
@@ -128,18 +132,7 @@ async def test_forms_need_their_csrf_token_and_the_right_role(
     )
     assert past_range.status_code == 404
     billing = await sign_in(await make_user(Role.BILLING, customer_id=customer.id))
-    form = await billing.get("/tickets/new")
-    denied = await billing.post(
-        "/tickets/new",
-        data={
-            "csrf_token": csrf(form),
-            "customer_id": str(customer.id),
-            "severity": "SL1",
-            "channel": "web",
-            "summary": "x",
-            "description": "y",
-        },
-    )
+    denied = await post_new_ticket(billing, customer.id)
     assert denied.status_code == 403
 
 
@@ -148,18 +141,7 @@ async def test_a_missed_response_clock_shows_late_on_the_list_and_the_ticket(
 ):
     customer = await make_customer(name="Acme")
     scheduler = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
-    form = await scheduler.get("/tickets/new")
-    opened = await scheduler.post(
-        "/tickets/new",
-        data={
-            "csrf_token": csrf(form),
-            "customer_id": str(customer.id),
-            "severity": "SL4",
-            "channel": "phone",
-            "summary": "No audio",
-            "description": "Nobody hears the boardroom.",
-        },
-    )
+    opened = await post_new_ticket(scheduler, customer.id, severity="SL4", channel="phone")
     url = opened.headers["location"]
     late = '<span class="badge overdue">late</span>'
     frozen_time.shift(timedelta(minutes=10))  # SL4: answered within 10 minutes, not yet late
