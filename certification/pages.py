@@ -38,8 +38,6 @@ async def queue_page(
 async def _site_context(db: AsyncSession, actor: Actor, site_id: int) -> dict[str, Any]:
     site, record, tests = await calls.overview(db, site_id, by=actor)
     now = utcnow()
-    latest = tests[0] if tests else None
-    certifier = actor.role in records.CERTIFIERS
     return {
         "site": site,
         "record": record,
@@ -48,11 +46,8 @@ async def _site_context(db: AsyncSession, actor: Actor, site_id: int) -> dict[st
         "deadline": records.current_deadline(record),
         "overdue": records.is_overdue(record, now),
         "pending": any(t.outcome == TestOutcome.PENDING for t in tests),
-        "may_test": certifier,
-        "may_sign_off": certifier
-        and latest is not None
-        and latest.outcome == TestOutcome.PASSED
-        and record.state != "certified",
+        "may_test": actor.role in records.CERTIFIERS,
+        "may_sign_off": calls.sign_off_offered(actor, record, tests),
         "may_upgrade": actor.role in calls.UPGRADE_REQUESTERS and record.state == "certified",
         "describe": calls.describe,
         "may_edit": actor.role in registry.SITE_REGISTRARS,

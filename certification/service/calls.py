@@ -26,6 +26,7 @@ from certification.models import (
     TestOutcome,
 )
 from certification.service.records import (
+    CERTIFIERS,
     SYSTEM_ACTOR,
     actor_label,
     audit,
@@ -176,6 +177,19 @@ async def tests_of(session: AsyncSession, site_id: int) -> Sequence[Certificatio
             .order_by(CertificationTest.requested_at.desc(), CertificationTest.id.desc())
         )
     ).all()
+
+
+def sign_off_offered(
+    by: Actor, record: CertificationRecord, tests: Sequence[CertificationTest]
+) -> bool:
+    """Whether the site's page offers a sign-off: a certifier, a site not yet certified and a
+    latest test call (tests newest first) that passed; `sign_off` checks the rest."""
+    return (
+        by.role in CERTIFIERS
+        and record.state != CertificationState.CERTIFIED
+        and bool(tests)
+        and tests[0].outcome == TestOutcome.PASSED
+    )
 
 
 async def sign_off(session: AsyncSession, site_id: int, *, by: Actor) -> CertificationRecord:

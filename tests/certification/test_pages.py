@@ -60,18 +60,20 @@ async def test_a_technician_runs_a_test_call_from_the_site_page(
     )
     assert started.status_code == 303
     waiting = await site.get(started.headers["location"])
-    assert "pending…" in waiting.text
+    assert "pending…" in waiting.text and "Sign off" not in waiting.text
     assert f"/api/v1/sites/{api_site.id}/certification" in waiting.text  # the page polls
     test = await db.scalar(select(CertificationTest))
     await finish_probe(db, test.probe_id)
     done = await site.get(f"/certification/sites/{api_site.id}")
     assert "pending…" not in done.text and "passed" in done.text and "PCMU/8000" in done.text
+    assert "Sign off" in done.text  # offered once the latest test call passed
     signed = await site.post(
         f"/certification/sites/{api_site.id}/sign-off", data={"csrf_token": csrf_of(done)}
     )
     assert signed.status_code == 303
     final = await site.get(f"/certification/sites/{api_site.id}")
     assert 'data-testid="certification-state">certified<' in final.text
+    assert "Sign off" not in final.text
 
 
 async def test_schedulers_see_their_own_site_page_without_buttons(
