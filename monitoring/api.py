@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
-from bridgedesk.errors import Forbidden, InvalidInput
+from bridgedesk.errors import InvalidInput
 from monitoring.models import MaintenanceWindow
 from monitoring.schemas import (
     BreachOut,
@@ -73,13 +73,7 @@ async def list_outages(
     component: Component | None = None,
     month: MonthText | None = None,
 ) -> list[OutageOut]:
-    if not actor.is_provider:
-        raise Forbidden("Outage records are for provider staff; see /api/v1/uptime.")
-    span = None
-    if month is not None:
-        year, number = uptime.parse_month(month)
-        span = uptime.month_span(year, number, uptime.reporting_zone())
-    found = await uptime.list_outages(db, component=component, span=span)
+    found = await uptime.list_outages(db, by=actor, component=component, month=month)
     return [OutageOut.from_model(o) for o in found]
 
 
@@ -228,8 +222,6 @@ async def reopen(ticket_id: Id, body: NoteIn, db: Db, actor: CurrentActor) -> Ti
 
 @router.get("/sla-policies")
 async def list_policies(db: Db, actor: CurrentActor) -> list[PolicyOut]:
-    if not actor.is_provider:
-        raise Forbidden("SLA policies are for provider staff.")
     return [
         PolicyOut(
             id=p.id,
@@ -248,7 +240,7 @@ async def list_policies(db: Db, actor: CurrentActor) -> list[PolicyOut]:
                 for severity, t in sorted(p.targets.items())
             ],
         )
-        for p in await sla.list_policies(db)
+        for p in await sla.list_policies(db, by=actor)
     ]
 
 

@@ -119,7 +119,9 @@ async def customer_policy_id(session: AsyncSession, customer_id: int) -> int:
     return assigned if assigned is not None else await default_policy_id(session)
 
 
-async def list_policies(session: AsyncSession) -> list[Policy]:
+async def list_policies(session: AsyncSession, *, by: Actor) -> list[Policy]:
+    if not by.is_provider:
+        raise Forbidden("SLA policies are for provider staff.")
     rows = (await session.scalars(select(SlaPolicy).order_by(SlaPolicy.id))).all()
     targets = (await session.scalars(select(SlaTarget))).all()
     return [policy_of(row, [t for t in targets if t.policy_id == row.id]) for row in rows]

@@ -354,12 +354,17 @@ async def classify_outage(
 
 
 async def list_outages(
-    session: AsyncSession, *, component: str | None, span: Interval | None
+    session: AsyncSession, *, by: Actor, component: str | None, month: str | None
 ) -> list[Outage]:
+    """The outage records (of a reporting month, if given) themselves are for provider staff;
+    customers read the report."""
+    if not by.is_provider:
+        raise Forbidden("Outage records are for provider staff; see /api/v1/uptime.")
     query = select(Outage).order_by(Outage.started_at.desc(), Outage.id.desc()).limit(500)
     if component is not None:
         query = query.where(Outage.component == check_component(component))
-    if span is not None:
+    if month is not None:
+        span = month_span(*parse_month(month), reporting_zone())
         query = query.where(
             Outage.started_at < span.end,
             or_(Outage.ended_at.is_(None), Outage.ended_at > span.start),
