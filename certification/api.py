@@ -16,7 +16,6 @@ from certification.schemas import (
     HistoryList,
     HistoryOut,
     ImportedOut,
-    QueueItem,
     QueueOut,
     SiteOut,
     SitePatch,
@@ -81,27 +80,7 @@ async def request_upgrade(
 
 @router.get("/certification/queue")
 async def certification_queue(db: Db, actor: Certifier, overdue: bool = False) -> QueueOut:
-    found = await records.queue(db, by=actor, overdue_only=overdue)
-    return QueueOut(
-        items=[
-            QueueItem(
-                site_id=row.site.id,
-                site_name=row.site.name,
-                customer_id=row.site.customer_id,
-                kind=row.site.kind,
-                state=row.record.state,
-                deadline_kind=row.record.deadline_kind,
-                deadline=row.deadline,
-                register_by=row.record.register_by,
-                certify_by=row.record.certify_by,
-                info_received_at=row.record.info_received_at,
-                overdue=row.overdue,
-            )
-            for row in found.rows
-        ],
-        counts=found.counts,
-        total=len(found.rows),
-    )
+    return QueueOut.from_queue(await records.queue(db, by=actor, overdue_only=overdue))
 
 
 @router.get("/certification/stats")

@@ -166,11 +166,35 @@ class QueueItem(BaseModel):
     info_received_at: datetime | None
     overdue: bool
 
+    @classmethod
+    def from_row(cls, row: records.QueueRow) -> Self:
+        return cls(
+            site_id=row.site.id,
+            site_name=row.site.name,
+            customer_id=row.site.customer_id,
+            kind=row.site.kind,
+            state=row.record.state,
+            deadline_kind=row.record.deadline_kind,
+            deadline=row.deadline,
+            register_by=row.record.register_by,
+            certify_by=row.record.certify_by,
+            info_received_at=row.record.info_received_at,
+            overdue=row.overdue,
+        )
+
 
 class QueueOut(BaseModel):
     items: list[QueueItem]
     counts: dict[str, int]
     total: int
+
+    @classmethod
+    def from_queue(cls, found: records.Queue) -> Self:
+        return cls(
+            items=[QueueItem.from_row(row) for row in found.rows],
+            counts=found.counts,
+            total=len(found.rows),
+        )
 
 
 class ImportedOut(BaseModel):
