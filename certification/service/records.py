@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
-from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Forbidden
 from bridgedesk.identity import Actor, Role
 from certification import deadlines
@@ -264,19 +263,11 @@ async def set_state(
     await registry.set_certification_state(session, record.site_id, state)
 
 
-def known_site_id(site_id: int) -> int:
-    """The id itself; one outside the database's INTEGER range is no site at all (a 404,
-    where looking it up would overflow the driver)."""
-    if not 1 <= site_id <= MAX_KEY:
-        raise registry.SiteNotFound()
-    return site_id
-
-
 async def get_record(
     session: AsyncSession, site_id: int, *, by: Actor
 ) -> tuple[Site, CertificationRecord]:
     """The site (if `by` may see it) and its record."""
-    site = await registry.get_site(session, known_site_id(site_id), by=by)
+    site = await registry.get_site(session, site_id, by=by)
     await ensure_records(session)
     record = await session.get(CertificationRecord, site.id)
     assert record is not None  # ensure_records made it

@@ -21,7 +21,6 @@ from certification.service.records import (
     audit,
     ensure_records,
     information_complete,
-    known_site_id,
     lock_record,
     mark_information_received,
     open_records,
@@ -36,7 +35,7 @@ async def update_site(
 ) -> Site:
     """Change a site's details; completing its required information starts its deadlines."""
     await ensure_records(session)
-    changed = await registry.update_site(session, known_site_id(site_id), changes, by=by)
+    changed = await registry.update_site(session, site_id, changes, by=by)
     site = await registry.get_site(session, site_id, by=by)
     record = await session.get(CertificationRecord, site.id)
     assert record is not None

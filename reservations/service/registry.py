@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
-from bridgedesk.db import add_unique
+from bridgedesk.db import MAX_KEY, add_unique
 from bridgedesk.errors import Conflict, Forbidden, NotFound
 from bridgedesk.identity import Actor, Role
 from bridgedesk.settings import get_settings
@@ -132,7 +132,8 @@ async def create_site(session: AsyncSession, data: SiteData, *, by: Actor) -> Si
 
 
 async def get_site(session: AsyncSession, site_id: int, *, by: Actor) -> Site:
-    site = await session.get(Site, site_id)
+    # An id past the database's INTEGER is no site at all (looking it up would overflow).
+    site = await session.get(Site, site_id) if 1 <= site_id <= MAX_KEY else None
     if site is None or not by.may_see_customer(site.customer_id):
         raise SiteNotFound()
     return site
