@@ -14,7 +14,7 @@ from bridgedesk.auth import actor_of
 from bridgedesk.db import create_engine_for
 from bridgedesk.errors import Conflict
 from bridgedesk.identity import Role
-from bridgedesk.jobs import send_outbox_job
+from bridgedesk.app.jobs import send_outbox_job
 from bridgedesk.models import OutboxMessage, User
 from monitoring.models import SlaPolicy, Ticket, TicketEvent
 from monitoring.service import tickets

@@ -17,7 +17,7 @@ from billing import pages as billing_pages
 from bridge import api as bridge_api
 from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
-from bridgedesk import figures
+from bridgedesk.app import figures
 from bridgedesk import pages as shell_pages
 from bridgedesk.db import database
 from bridgedesk.directory import ReservationsDirectory
