@@ -4,13 +4,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from billing.demo import load_billing_demo
+from bridge.demo import load_call_history
 from bridgedesk.auth import actor_of
-from bridgedesk.call_history import load_call_history
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.identity import Role
 from bridgedesk.users import NewUser, create_user
-from certification.service.demo import load_demo_states as load_certification_demo
+from certification.demo import load_demo_states as load_certification_demo
 from monitoring import demo as monitoring_demo
 from reservations.models import Site, SiteKind
 from reservations.service import booking, registry

@@ -23,8 +23,8 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import make_url
 
 from bridge.engine.supervisor import Supervisor
-from bridgedesk.db import database, is_sqlite, sync_url
 from bridgedesk.app.jobs import run_all_once, scheduled_jobs
+from bridgedesk.db import database, is_sqlite, sync_url
 from bridgedesk.migrate import upgrade
 from bridgedesk.settings import get_settings
 

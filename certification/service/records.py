@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Forbidden
 from bridgedesk.identity import Actor, Role
-from certification import deadlines
 from certification.models import (
     CertificationHistory,
     CertificationRecord,
     CertificationState,
     DeadlineKind,
 )
+from certification.service import deadlines
 from reservations.models import Site, SiteKind
 from reservations.service import registry
 

@@ -12,8 +12,8 @@ from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 from bridgedesk.settings import get_settings
-from certification import deadlines
 from certification.models import CertificationRecord, CertificationSignOff, CertificationState
+from certification.service import deadlines
 from certification.service.records import current_deadline, ensure_records
 from reservations.models import Site
 

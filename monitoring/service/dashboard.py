@@ -12,10 +12,10 @@ from bridge.service import legs
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Actor
 from bridgedesk.models import OutboxMessage
-from monitoring.intervals import Interval
 from monitoring.models import COMPONENTS, MaintenanceWindow, ProbeTarget
 from monitoring.service import breaches, uptime
 from monitoring.service.callstats import CauseCount, call_statistics, pct
+from monitoring.service.intervals import Interval
 from monitoring.service.sla import SEVERITIES
 from reservations.service import queries
 

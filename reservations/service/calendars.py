@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Actor
-from reservations.calendar import SeriesRule, build_calendar, series_rule
 from reservations.models import Conference, ConferenceStatus, Series, Site, SiteHold
-from reservations.recurrence import InvalidRecurrence
+from reservations.service.icalendar import SeriesRule, build_calendar, series_rule
+from reservations.service.recurrence import InvalidRecurrence
 from reservations.service.registry import get_customer, get_site
 
 # Feeds show what is coming and the recent past, not a customer's whole history.

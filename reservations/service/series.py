@@ -14,9 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, NotFound
 from bridgedesk.identity import Actor
-from reservations.deadlines import confirmation_due
 from reservations.models import Conference, ConferenceStatus, Series, Site
-from reservations.recurrence import InvalidRecurrence, Occurrence, canonical_rule, expand, place
 from reservations.service import capacity, notifications
 from reservations.service.booking import (
     CANCELLABLE_STATUSES,
@@ -38,7 +36,15 @@ from reservations.service.booking import (
     require_booker,
 )
 from reservations.service.confirmation import confirm_automatically_if_eligible
+from reservations.service.deadlines import confirmation_due
 from reservations.service.queries import get_conference
+from reservations.service.recurrence import (
+    InvalidRecurrence,
+    Occurrence,
+    canonical_rule,
+    expand,
+    place,
+)
 from reservations.service.registry import customer_zone, get_customer, sites_by_id
 
 

@@ -9,11 +9,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from bridge.jobs import launch_due_conferences_job, supervise_legs_job
 from bridge.models import CallRecord, Dial, Incident, IncidentEvent, Launch, Leg, LegAttempt
 from bridge.service.leg_states import LegState
 from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
-from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.models import OutboxMessage, User
 from bridgedesk.settings import Settings, get_settings
 from reservations.jobs import extend_overruns_job

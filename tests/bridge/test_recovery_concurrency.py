@@ -10,14 +10,14 @@ import time_machine
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bridge.jobs import launch_due_conferences_job, supervise_legs_job
 from bridge.models import Dial, Launch, Leg
 from bridge.service import recovery
+from bridge.service.bookings import ReservationsDirectory
 from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database
-from bridgedesk.directory import ReservationsDirectory
 from bridgedesk.identity import Role
-from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.models import User
 from bridgedesk.settings import get_settings
 from reservations.models import Customer, Site

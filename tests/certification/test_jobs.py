@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
-from bridgedesk.identity import Role
 from bridgedesk.app.jobs import send_outbox_job
+from bridgedesk.identity import Role
 from bridgedesk.settings import get_settings
 from certification.jobs import collect_test_results_job, warn_before_deadlines_job
 from tests.certification.probes import busy, finish_probe

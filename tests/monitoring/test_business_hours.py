@@ -6,8 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitoring.business_hours import BusinessCalendar, add_working_time, working_time_between
-from monitoring.intervals import Interval
+from monitoring.service.business_hours import (
+    BusinessCalendar,
+    add_working_time,
+    working_time_between,
+)
+from monitoring.service.intervals import Interval
 
 LA = ZoneInfo("America/Los_Angeles")
 PACIFIC = BusinessCalendar(

@@ -7,8 +7,8 @@ import pytest
 import time_machine
 from icalendar import Calendar
 
-from bridgedesk.identity import Role
 from bridgedesk.app.jobs import send_outbox_job
+from bridgedesk.identity import Role
 from tests.payloads import conference_body, series_body
 
 NOW = datetime(2027, 2, 20, 12, 0, tzinfo=UTC)

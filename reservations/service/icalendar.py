@@ -9,7 +9,7 @@ from icalendar import Calendar, Event, vRecur
 
 from bridgedesk.clock import utcnow
 from reservations.models import Conference, ConferenceStatus, Series
-from reservations.recurrence import expand
+from reservations.service.recurrence import expand
 
 PRODID = "-//bridgedesk//reservations//EN"
 _STATUS = {

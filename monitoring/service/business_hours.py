@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from monitoring.intervals import Interval, difference
+from monitoring.service.intervals import Interval, difference
 
 # Clocks looking further ahead than this are refused: a calendar with no working time at all
 # (no weekdays, every day a holiday) must fail loudly instead of looping.

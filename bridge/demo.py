@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.service.bookings import ReservationsDirectory
 from bridge.service.history import record_history
 from bridgedesk.clock import utcnow
-from bridgedesk.directory import ReservationsDirectory
 from bridgedesk.identity import Actor
 from reservations.models import Customer, Site
 from reservations.service import booking
