@@ -1,16 +1,13 @@
-"""Conference launch and leg supervision, spanning reservations (what is booked) and the
-bridge (what is dialed): the jobs the worker runs every few seconds."""
+"""The bridge's scheduled work: conference launch and leg supervision, run every few seconds
+from the app's job table. What is booked is read from reservations' service."""
 
 from datetime import timedelta
 
-from bridge.service import launching, leg_states, recovery
-from bridge.service.bookings import ReservationsDirectory
+from bridge.service import bookings, launching, leg_states, recovery
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.settings import get_settings
 from reservations.service import live, queries
-
-directory = ReservationsDirectory()
 
 
 async def launch_due_conferences_job() -> int:
@@ -30,8 +27,8 @@ async def launch_due_conferences_job() -> int:
         )
         launched_before = await launching.launched_ids(session, due)
         fresh = [i for i in due if i not in launched_before]
-        conferences = await directory.conferences(session, fresh)
-        sites = await directory.sites(session, launching.held_site_ids(conferences.values()))
+        conferences = await bookings.conferences(session, fresh)
+        sites = await bookings.sites(session, launching.held_site_ids(conferences.values()))
         for conference in conferences.values():
             if await launching.launch_conference(session, conference, sites, now=now):
                 await live.mark_live(session, conference.id)
@@ -47,15 +44,15 @@ async def supervise_legs_job() -> int:
         now = utcnow()
         changes = 0
         open_launches = await launching.open_launches(session)
-        conferences = await directory.conferences(
+        conferences = await bookings.conferences(
             session, [launch.conference_id for launch in open_launches]
         )
         running = [c for c in conferences.values() if c.status == "live"]
         if running:
-            sites = await directory.sites(session, launching.held_site_ids(running))
+            sites = await bookings.sites(session, launching.held_site_ids(running))
             for conference in running:
                 changes += await launching.add_missing_legs(session, conference, sites, now=now)
-        changes += await recovery.supervise(session, directory, now=now)
+        changes += await recovery.supervise(session, now=now)
         for launch in open_launches:
             ref = conferences.get(launch.conference_id)
             if ref is None:

@@ -16,7 +16,6 @@ from billing import api as billing_api
 from billing import pages as billing_pages
 from bridge import api as bridge_api
 from bridge import pages as bridge_pages
-from bridge.service.bookings import ReservationsDirectory
 from bridgedesk import api as shell_api
 from bridgedesk import pages as shell_pages
 from bridgedesk.app import figures
@@ -108,8 +107,6 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         description="Video-conference bridge and reservation service.",
         lifespan=_lifespan if migrate_on_start else None,
     )
-    # The bridge learns about conferences and sites through this port (bridge/directory.py).
-    app.state.conference_directory = ReservationsDirectory()
     figures.install()
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -1,5 +1,5 @@
 """The monitoring package's server-rendered pages: the staff dashboard, the public status
-page, /metrics, and the help desk's pages (ticket_pages). Thin handlers over its service.
+page, /metrics, and the help desk's pages (pages/tickets.py). Thin handlers over its service.
 
 /metrics is open to scrapers on the loopback interface (where Prometheus or its agent runs
 beside the service) and to provider staff with a bearer token from anywhere else; the
