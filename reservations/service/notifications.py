@@ -9,7 +9,7 @@ from bridgedesk import outbox
 from bridgedesk.models import User
 from bridgedesk.settings import get_settings
 from reservations.models import Conference, Customer, Series, Site
-from reservations.service.icalendar import build_calendar, series_rule
+from reservations.service.calendars import build_calendar, series_rule
 
 
 async def requester_email(session: AsyncSession, conference: Conference) -> str | None:
