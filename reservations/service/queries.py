@@ -164,15 +164,6 @@ async def due_for_launch(session: AsyncSession, now: datetime, *, until: datetim
     return list(rows)
 
 
-async def live_conference_ids(session: AsyncSession) -> list[int]:
-    rows = await session.scalars(
-        select(Conference.id)
-        .where(Conference.status == ConferenceStatus.LIVE)
-        .order_by(Conference.starts_at, Conference.id)
-    )
-    return list(rows)
-
-
 # What billing reads: the conferences that started in a window, with what an invoice names of
 # them and of their sites. Two queries whatever the number of conferences (no per-row reads).
 
