@@ -24,7 +24,7 @@ from reservations.service.booking import (
 )
 from reservations.service.confirmation import is_overdue
 from reservations.service.registry import BridgeData, CustomerData, SiteData
-from reservations.service.series import Scope
+from reservations.service.rescheduling import Scope
 
 # Files in the zone database that are not zones: the host's own setting and rule templates.
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory", "leapseconds"})

@@ -29,7 +29,15 @@ from reservations.pages.context import (
 )
 from reservations.pages.forms import AdhocForm, calendar_day, optional_int
 from reservations.pages.repeats import describe_rule
-from reservations.service import booking, confirmation, live, queries, registry, series
+from reservations.service import (
+    booking,
+    confirmation,
+    live,
+    queries,
+    registry,
+    rescheduling,
+    series,
+)
 
 router = page_router()
 
@@ -222,11 +230,11 @@ async def cancel_conference(
     db: Db,
     actor: CurrentActor,
     return_to: Annotated[str, Form(max_length=100)] = "",
-    scope: Annotated[series.Scope, Form()] = series.Scope.THIS,
+    scope: Annotated[rescheduling.Scope, Form()] = rescheduling.Scope.THIS,
 ) -> Response:
     """Cancel one booking, or (scope=following) it and the later meetings of its series."""
     conference_id = known_id(conference_id, queries.ConferenceNotFound)
-    await series.cancel(db, conference_id, by=actor, scope=scope)
+    await rescheduling.cancel(db, conference_id, by=actor, scope=scope)
     return back_to(return_to, f"/conferences/{conference_id}")
 
 
