@@ -32,7 +32,6 @@ from reservations.schemas import (
     Instant,
     MoveIn,
     OccurrenceOut,
-    OverrunConflictOut,
     SeriesConferenceOut,
     SeriesOut,
     SiteBusyOut,
@@ -240,7 +239,7 @@ async def extend_conference(
     conference, overruns = await live.extend(db, conference_id, body.minutes, by=actor)
     return ExtendedOut(
         **(await _warned(db, conference)).model_dump(),
-        overrun_conflicts=[OverrunConflictOut(**vars(o)) for o in overruns],
+        overrun_conflicts=overruns,
     )
 
 

@@ -9,7 +9,13 @@ from icalendar import Calendar
 
 from bridgedesk.identity import Role
 from tests.payloads import conference_body
-from tests.reservations.test_notifications import NOW, events_of, exdates, series_payload
+from tests.reservations.test_notifications import (
+    FIRST_MONDAY,
+    NOW,
+    book_weekly,
+    events_of,
+    exdates,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -61,13 +67,8 @@ async def test_customer_feed_publishes_a_series_as_rrule_with_exceptions(
     customer = await make_customer(timezone="America/New_York")
     site = await make_site(customer=customer)
     api = await client_as(Role.SCHEDULER, customer_id=customer.id)
-    first = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-    body = (
-        await api.post(
-            "/api/v1/conferences",
-            json=series_payload(customer.id, [site.id], first),
-        )
-    ).json()
+    first = FIRST_MONDAY
+    body = await book_weekly(api, customer, site)
     occurrences = body["occurrences"]
     await api.post(f"/api/v1/conferences/{occurrences[1]['id']}/cancel")
     moved_start = datetime.fromisoformat(occurrences[2]["start"]) + timedelta(hours=2)
@@ -125,13 +126,8 @@ async def test_a_feed_does_not_exclude_the_meetings_older_than_its_history(
     customer = await make_customer(timezone="America/New_York")
     site = await make_site(customer=customer)
     api = await client_as(Role.SCHEDULER, customer_id=customer.id)
-    first = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-    body = (
-        await api.post(
-            "/api/v1/conferences",
-            json=series_payload(customer.id, [site.id], first, "FREQ=WEEKLY;BYDAY=MO;COUNT=30"),
-        )
-    ).json()
+    first = FIRST_MONDAY
+    body = await book_weekly(api, customer, site, "FREQ=WEEKLY;BYDAY=MO;COUNT=30")
     cancelled = body["occurrences"][1]
     await api.post(f"/api/v1/conferences/{cancelled['id']}/cancel")
     # Half a year later the first meetings lie beyond the feed's 90 days of history.
@@ -152,10 +148,7 @@ async def test_a_site_feed_publishes_a_series_in_the_zone_its_rule_is_kept_in(
     customer = await make_customer(timezone="America/New_York")
     site = await make_site(customer=customer, timezone="Pacific/Pago_Pago")
     api = await client_as(Role.SCHEDULER, customer_id=customer.id)
-    first = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-    body = (
-        await api.post("/api/v1/conferences", json=series_payload(customer.id, [site.id], first))
-    ).json()
+    body = await book_weekly(api, customer, site)
     await api.post(f"/api/v1/conferences/{body['occurrences'][3]['id']}/cancel")
     calendar = Calendar.from_ical((await api.get(f"/api/v1/sites/{site.id}/calendar.ics")).content)
     [master] = calendar.walk("VEVENT")
@@ -174,10 +167,7 @@ async def test_a_series_stored_with_a_rule_now_refused_is_listed_meeting_by_meet
     customer = await make_customer(timezone="America/New_York")
     site = await make_site(customer=customer)
     api = await client_as(Role.SCHEDULER, customer_id=customer.id)
-    first = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-    body = (
-        await api.post("/api/v1/conferences", json=series_payload(customer.id, [site.id], first))
-    ).json()
+    body = await book_weekly(api, customer, site)
     (await db.get(Series, body["series_id"])).rrule = "FREQ=DAILY;INTERVAL=0;COUNT=4"
     await db.flush()
     response = await api.get(f"/api/v1/customers/{customer.id}/calendar.ics")

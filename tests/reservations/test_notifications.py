@@ -115,6 +115,16 @@ def series_payload(customer_id, site_ids, first, rule="FREQ=WEEKLY;BYDAY=MO;COUN
     return series_body(customer_id, site_ids, first, rule, leader_name="L")
 
 
+# Monday 1 March 2027, 09:00 in New York: the first meeting of the weekly series below.
+FIRST_MONDAY = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
+
+
+async def book_weekly(api, customer, site, rule="FREQ=WEEKLY;BYDAY=MO;COUNT=4") -> dict:
+    """A weekly series from FIRST_MONDAY at the site, booked through the API: its answer."""
+    body = series_payload(customer.id, [site.id], FIRST_MONDAY, rule)
+    return (await api.post("/api/v1/conferences", json=body)).json()
+
+
 def _invites(smtp_server) -> list:
     """The single VEVENT of every confirmation email's .ics, in the order they were sent."""
     return [
@@ -131,10 +141,7 @@ async def test_each_meetings_invitation_names_its_occurrence_so_they_add_up(
     customer = await make_customer(timezone="America/New_York")
     site = await make_site(customer=customer)
     api = await client_as(Role.SCHEDULER, customer_id=customer.id)
-    first = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-    body = (
-        await api.post("/api/v1/conferences", json=series_payload(customer.id, [site.id], first))
-    ).json()
+    body = await book_weekly(api, customer, site)
     second, third = body["occurrences"][1:3]
     moved_start = datetime.fromisoformat(third["start"]) + timedelta(hours=2)
     await api.patch(
@@ -175,10 +182,8 @@ async def test_the_series_confirmation_sends_the_whole_series_in_one_email(
     site = await make_site(customer=customer, name="Boardroom")
     scheduler = await make_user(Role.SCHEDULER, customer_id=customer.id)
     api = await client_as(scheduler)
-    first = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-    body = (
-        await api.post("/api/v1/conferences", json=series_payload(customer.id, [site.id], first))
-    ).json()
+    first = FIRST_MONDAY
+    body = await book_weekly(api, customer, site)
     await api.post(f"/api/v1/conferences/{body['occurrences'][1]['id']}/cancel")
     series = await db.get(Series, body["series_id"])
     members = (await db.scalars(select(Conference).where(Conference.series_id == series.id))).all()
@@ -212,10 +217,8 @@ async def test_a_series_confirmed_automatically_sends_one_email_for_all_its_meet
     customer = await make_customer(timezone="America/New_York")
     site = await make_site(customer=customer, certification_state="certified")
     api = await client_as(await make_user(Role.SCHEDULER, customer_id=customer.id))
-    first = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-    body = (
-        await api.post("/api/v1/conferences", json=series_payload(customer.id, [site.id], first))
-    ).json()
+    first = FIRST_MONDAY
+    body = await book_weekly(api, customer, site)
     assert {o["status"] for o in body["occurrences"]} == {"confirmed"}
     moved_start = first + timedelta(days=7, hours=2)
     moved = await api.patch(
