@@ -16,8 +16,8 @@ from billing import api as billing_api
 from billing import pages as billing_pages
 from bridge import api as bridge_api
 from bridge import pages as bridge_pages
-from bridgedesk import api as kernel_api
-from bridgedesk import pages as kernel_pages
+from bridgedesk import api as shell_api
+from bridgedesk import pages as shell_pages
 from bridgedesk.app import figures
 from bridgedesk.db import database
 from bridgedesk.errors import DomainError, NotAuthenticated
@@ -111,10 +111,10 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(kernel_api.router)
+    app.include_router(shell_api.router)
     for api in (reservations_api, certification_api, bridge_api, monitoring_api, billing_api):
         app.include_router(api.router)
-    app.include_router(kernel_pages.router)
+    app.include_router(shell_pages.router)
     for pages in (
         booking_pages,
         live_pages,
@@ -126,5 +126,5 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         billing_pages,
     ):
         app.include_router(pages.router)
-    kernel_pages.mount_static(app)
+    shell_pages.mount_static(app)
     return app
