@@ -1,10 +1,9 @@
 """The bridge package's JSON API under /api/v1: thin handlers over its service."""
 
-from typing import Annotated, cast
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
-from bridge.directory import ConferenceDirectory
 from bridge.schemas import (
     CallRecordOut,
     CallRecordsIn,
@@ -64,13 +63,6 @@ async def reclassify_probe_cause(
 # Legs and call detail records.
 
 
-def _directory(request: Request) -> ConferenceDirectory:
-    """The shell's directory of conferences and sites, put on the app by `create_app`; the
-    pages use it too."""
-    return cast(ConferenceDirectory, request.app.state.conference_directory)
-
-
-Directory = Annotated[ConferenceDirectory, Depends(_directory)]
 # Importing an external MCU's records is operations' work; finance reads records (it rates
 # them) but does not create the usage it bills.
 RecordImporter = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR)]
@@ -79,9 +71,9 @@ Key = Annotated[int, Query(ge=1, le=MAX_KEY)]
 
 @router.get("/conferences/{conference_id}/legs")
 async def conference_legs(
-    conference_id: ConferenceId, db: Db, actor: CurrentActor, directory: Directory
+    conference_id: ConferenceId, db: Db, actor: CurrentActor
 ) -> ConferenceLegsOut:
-    found = await legs.conference_legs(db, directory, conference_id, by=actor)
+    found = await legs.conference_legs(db, conference_id, by=actor)
     return ConferenceLegsOut(
         conference_id=found.conference.id,
         conference_number=found.conference.number,
@@ -92,10 +84,8 @@ async def conference_legs(
 
 
 @router.post("/cdrs", status_code=201)
-async def import_call_records(
-    body: CallRecordsIn, db: Db, actor: RecordImporter, directory: Directory
-) -> StoredOut:
-    return StoredOut(stored=await cdrs.import_records(db, body.records, directory))
+async def import_call_records(body: CallRecordsIn, db: Db, actor: RecordImporter) -> StoredOut:
+    return StoredOut(stored=await cdrs.import_records(db, body.records))
 
 
 @router.get("/cdrs")

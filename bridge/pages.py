@@ -6,8 +6,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from bridge.api import Directory
-from bridge.directory import ConferenceDirectory
 from bridge.service import legs
 from bridgedesk.auth import require_role
 from bridgedesk.clock import utcnow
@@ -29,9 +27,9 @@ def _seconds_left(deadline: datetime | None, now: datetime) -> int | None:
     return None if deadline is None else max(0, int((deadline - now).total_seconds()))
 
 
-async def _panel(db: Db, directory: ConferenceDirectory) -> dict[str, Any]:
+async def _panel(db: Db) -> dict[str, Any]:
     now = utcnow()
-    running = await legs.running_conferences(db, directory)
+    running = await legs.running_conferences(db)
     return {
         "running": running,
         "now": now,
@@ -41,14 +39,12 @@ async def _panel(db: Db, directory: ConferenceDirectory) -> dict[str, Any]:
 
 
 @router.get("/live")
-async def live_page(request: Request, db: Db, actor: LiveWatcher, directory: Directory) -> Response:
+async def live_page(request: Request, db: Db, actor: LiveWatcher) -> Response:
     """Every running conference with its legs, drops, recovery countdowns and audio links."""
-    return render(request, "bridge/live.html", await _panel(db, directory), actor=actor)
+    return render(request, "bridge/live.html", await _panel(db), actor=actor)
 
 
 @router.get("/live/panel")
-async def live_panel(
-    request: Request, db: Db, actor: LiveWatcher, directory: Directory
-) -> Response:
+async def live_panel(request: Request, db: Db, actor: LiveWatcher) -> Response:
     """The page's body alone; the page fetches it every few seconds and swaps it in."""
-    return render(request, "bridge/_live_panel.html", await _panel(db, directory), actor=actor)
+    return render(request, "bridge/_live_panel.html", await _panel(db), actor=actor)

@@ -1,4 +1,4 @@
-"""The shell's JSON routes: tokens, users, health."""
+"""The kernel's JSON routes: tokens, users, health."""
 
 from datetime import datetime
 from typing import Annotated

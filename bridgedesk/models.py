@@ -1,4 +1,4 @@
-"""The shell's own tables: users, their tokens and page sessions, and the notification outbox."""
+"""The kernel's own tables: users, their tokens and page sessions, and the notification outbox."""
 
 from datetime import datetime
 from typing import Any

@@ -9,10 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.auth import hash_password
 from bridgedesk.clock import utcnow
 from bridgedesk.db import add_unique
-from bridgedesk.errors import Conflict, Forbidden, InvalidInput
+from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import CUSTOMER_ROLES, Actor, Role
 from bridgedesk.models import User
-from reservations.service import registry
 
 
 class EmailTaken(Conflict):
@@ -21,6 +20,10 @@ class EmailTaken(Conflict):
 
 class InvalidUser(InvalidInput):
     message = "The user is not valid."
+
+
+class CustomerNotFound(NotFound):
+    message = "No such customer."
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ async def create_user(session: AsyncSession, new: NewUser, *, by: Actor | None) 
             "have one."
         )
     if new.customer_id is not None:
-        await registry.get_customer(session, new.customer_id, by=by or _COMMAND_LINE)
+        await _require_customer(session, new.customer_id)
     user = User(
         email=new.email.strip().lower(),
         name=new.name,
@@ -79,4 +82,10 @@ async def list_users(session: AsyncSession, *, by: Actor) -> Sequence[User]:
     return (await session.scalars(query)).all()
 
 
-_COMMAND_LINE = Actor(user_id=0, role=Role.ADMIN, name="command line", email="")
+async def _require_customer(session: AsyncSession, customer_id: int) -> None:
+    """The customer row the user's foreign key points at must exist. Read through the key's own
+    target column: the kernel knows the table only by that key, never by reservations' model
+    (tenancy needs no look-up: check_may_create already kept schedulers to their customer)."""
+    [key] = User.__table__.c.customer_id.foreign_keys
+    if await session.scalar(select(key.column).where(key.column == customer_id)) is None:
+        raise CustomerNotFound()

@@ -1,4 +1,4 @@
-"""Certification's scheduled work, each run in its own unit of work (the shell's job table)."""
+"""Certification's scheduled work, each run in its own unit of work (the app's job table)."""
 
 from bridgedesk.db import unit_of_work
 from certification.service import calls, recertification, reports

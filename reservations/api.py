@@ -32,7 +32,6 @@ from reservations.schemas import (
     Instant,
     MoveIn,
     OccurrenceOut,
-    OverrunConflictOut,
     SeriesConferenceOut,
     SeriesOut,
     SiteBusyOut,
@@ -42,7 +41,16 @@ from reservations.schemas import (
     SkippedOut,
     UnavailableSiteOut,
 )
-from reservations.service import booking, calendars, confirmation, live, queries, registry, series
+from reservations.service import (
+    booking,
+    calendars,
+    confirmation,
+    live,
+    queries,
+    registry,
+    rescheduling,
+    series,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["reservations"])
 
@@ -207,8 +215,8 @@ async def cancel_conference(
     conference_id: Id, db: Db, actor: CurrentActor, body: CancelIn | None = None
 ) -> ConferenceOut:
     """Cancel one booking; with `{"scope": "following"}` also the rest of its series."""
-    cancelled = await series.cancel(
-        db, conference_id, by=actor, scope=body.scope if body else series.Scope.THIS
+    cancelled = await rescheduling.cancel(
+        db, conference_id, by=actor, scope=body.scope if body else rescheduling.Scope.THIS
     )
     return await _warned(db, cancelled[0])
 
@@ -218,7 +226,9 @@ async def move_conference(
     conference_id: Id, body: MoveIn, db: Db, actor: CurrentActor
 ) -> ConferencesOut:
     """Move a booking; with `scope: "following"` its series' later meetings shift alike."""
-    moved = await series.move(db, conference_id, body.start, body.end, by=actor, scope=body.scope)
+    moved = await rescheduling.move(
+        db, conference_id, body.start, body.end, by=actor, scope=body.scope
+    )
     return ConferencesOut(items=await _outs(db, moved))
 
 
@@ -229,7 +239,7 @@ async def extend_conference(
     conference, overruns = await live.extend(db, conference_id, body.minutes, by=actor)
     return ExtendedOut(
         **(await _warned(db, conference)).model_dump(),
-        overrun_conflicts=[OverrunConflictOut(**vars(o)) for o in overruns],
+        overrun_conflicts=overruns,
     )
 
 

@@ -23,8 +23,9 @@ from reservations.service.booking import (
     SiteRequest,
 )
 from reservations.service.confirmation import is_overdue
+from reservations.service.live import OverrunConflict
 from reservations.service.registry import BridgeData, CustomerData, SiteData
-from reservations.service.series import Scope
+from reservations.service.rescheduling import Scope
 
 # Files in the zone database that are not zones: the host's own setting and rule templates.
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory", "leapseconds"})
@@ -348,17 +349,9 @@ class ExtendIn(Strict):
     minutes: int = Field(ge=1, le=720)
 
 
-class OverrunConflictOut(BaseModel):
-    site_id: int
-    site_name: str
-    conference_id: int
-    conference_number: str
-    start: datetime
-    end: datetime
-
-
 class ExtendedOut(ConferenceOut):
-    overrun_conflicts: list[OverrunConflictOut]
+    # The service's own result, answered as it is (no mirror of its fields).
+    overrun_conflicts: list[OverrunConflict]
 
 
 class CancelIn(Strict):

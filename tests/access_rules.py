@@ -1,6 +1,6 @@
 """The vocabulary of the API's access table: who may call a route, and the world it is tried in.
 
-`tests/bridgedesk/test_access.py` holds the table; each package adds its rows from
+`tests/bridgedesk/test_auth_access.py` holds the table; each package adds its rows from
 `tests/<package>/access.py`.
 """
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bridgedesk.app import create_app
+from bridgedesk.app.asgi import create_app
 from bridgedesk.auth import actor_of, hash_password, issue_token
 from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database, sync_url

@@ -6,8 +6,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bridgedesk.app.model_registry import import_all_models
 from bridgedesk.db import Base
-from bridgedesk.model_registry import import_all_models
 from bridgedesk.models import OutboxMessage, User
 from reservations.models import Bridge, Conference, Customer, Series, Site, SiteHold
 

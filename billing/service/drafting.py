@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import BilledConference, CreditMemo, Invoice
-from billing.service import usage
 from billing.service.periods import month_bounds, parse_period
 from billing.service.plans import plans_by_customer
 from billing.service.rating import (
@@ -33,6 +32,7 @@ from billing.service.rating import (
     to_minor,
 )
 from billing.service.roles import require_runner
+from bridge.service import cdrs
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, InvalidInput, NotFound
@@ -229,7 +229,7 @@ async def run_month(
     }
     billed = await _billed_ids(session, [c.id for c in conferences])
     unbilled = [c for c in conferences if c.id not in billed]
-    records = await usage.records_by_conference(session, [c.id for c in unbilled])
+    records = await _records_by_conference(session, [c.id for c in unbilled])
     plans = await plans_by_customer(session, ids)
     credit_memos = await _pending_credit_memos(session, ids)
     invoice_numbers = await _numbers_of(
@@ -328,3 +328,20 @@ async def _numbers_of(session: AsyncSession, invoice_ids: set[int]) -> dict[int,
         select(Invoice.id, Invoice.number).where(Invoice.id.in_(list(invoice_ids)))
     )
     return {row.id: row.number for row in rows}
+
+
+# The bridge chunks its IN lists too; this bounds how much one call holds in memory.
+CHUNK = 20000
+
+
+async def _records_by_conference(
+    session: AsyncSession, conference_ids: Sequence[int]
+) -> dict[int, list[cdrs.CallRecord]]:
+    """What really happened: every call record of the given conferences (built-in bridge and
+    imported), read through the bridge, by conference."""
+    found: dict[int, list[cdrs.CallRecord]] = {}
+    for offset in range(0, len(conference_ids), CHUNK):
+        found.update(
+            await cdrs.records_by_conference(session, conference_ids[offset : offset + CHUNK])
+        )
+    return found

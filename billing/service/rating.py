@@ -84,9 +84,10 @@ def money_str(amount: Decimal, currency: str) -> str:
     return str(amount.quantize(quantum(currency)))
 
 
-def billed_minutes(seconds: float) -> int:
-    """Connected time rounded up to the whole minute."""
-    return max(0, math.ceil(Decimal(str(seconds)) / 60))
+def billed_minutes(seconds: Decimal | float) -> int:
+    """Connected time rounded up to the whole minute (each leg, and a conference's duration)."""
+    exact = seconds if isinstance(seconds, Decimal) else Decimal(str(seconds))
+    return max(0, math.ceil(exact / 60))
 
 
 def leg_seconds(connected_at: datetime, disconnected_at: datetime) -> Decimal:
@@ -96,7 +97,7 @@ def leg_seconds(connected_at: datetime, disconnected_at: datetime) -> Decimal:
 
 
 def minutes_between(start: datetime, end: datetime) -> int:
-    return max(0, math.ceil(leg_seconds(start, end) / 60))
+    return billed_minutes(leg_seconds(start, end))
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ class RatedConference:
 
 def rate_leg(leg: LegRecord, plan: Plan, zone_code: str) -> RatedLeg:
     seconds = leg_seconds(leg.connected_at, leg.disconnected_at)
-    minutes = max(0, math.ceil(seconds / 60))
+    minutes = billed_minutes(seconds)
     tier = plan.tier_for(leg.speed_kbps)
     zone = plan.zone(zone_code)
     rate = tier.per_minute * zone.multiplier + zone.surcharge_per_minute

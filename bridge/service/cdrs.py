@@ -11,8 +11,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.directory import ConferenceDirectory
 from bridge.models import CallRecord as CallRecordRow
+from bridge.service import bookings
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, InvalidInput
@@ -195,9 +195,7 @@ def _parse(raw: Sequence[Any]) -> tuple[list[tuple[int, ImportedRecord]], list[R
     return parsed, problems
 
 
-async def import_records(
-    session: AsyncSession, raw: Sequence[Any], directory: ConferenceDirectory
-) -> int:
+async def import_records(session: AsyncSession, raw: Sequence[Any]) -> int:
     """Store an external MCU's records, all or none.
 
     Each record must name an existing conference that was held, a site of that conference's
@@ -211,10 +209,10 @@ async def import_records(
             f"A batch holds at most {MAX_IMPORT_RECORDS} records; this one has {len(raw)}."
         )
     parsed, problems = _parse(raw)
-    conferences = await directory.conferences_by_number(
+    conferences = await bookings.conferences_by_number(
         session, {r.conference_number for _, r in parsed}
     )
-    sites = await directory.sites(session, {r.site_id for _, r in parsed})
+    sites = await bookings.sites(session, {r.site_id for _, r in parsed})
     valid: list[tuple[int, ImportedRecord]] = []
     for index, record in parsed:
         conference = conferences.get(record.conference_number)

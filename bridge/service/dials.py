@@ -148,14 +148,3 @@ async def get_dials(session: AsyncSession, dial_ids: Collection[int]) -> dict[in
         for dial in (await session.scalars(select(Dial).where(Dial.id.in_(chunk)))).all():
             views[dial.id] = dial_view(dial)
     return views
-
-
-async def dials_changed_since(session: AsyncSession, since: datetime) -> list[DialView]:
-    """Dials changed at or after `since` (inclusive, so a poller that keeps the largest
-    `updated_at` it saw misses nothing; it may see a row twice), oldest change first."""
-    if since.tzinfo is None:
-        raise InvalidInput("since must carry a time zone.")
-    dials = await session.scalars(
-        select(Dial).where(Dial.updated_at >= since).order_by(Dial.updated_at, Dial.id)
-    )
-    return [dial_view(dial) for dial in dials.all()]

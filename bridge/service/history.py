@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.directory import ConferenceRef, SiteRef
 from bridge.models import CallRecord, Incident, IncidentEvent, Launch, Leg, LegAttempt
+from bridge.service.bookings import ConferenceRef, SiteRef
 from bridge.service.leg_states import AUDIO_SPEED_KBPS, LegState
 
 # SPEC §1: failure causes of failed calls with the provider's historical shares (percent).

@@ -8,13 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.directory import ConferenceRef, SiteRef
 from bridge.models import Launch, Leg
+from bridge.service.bookings import ConferenceRef, SiteRef
 from bridge.service.leg_states import VIDEO, LegState, RecoveryPolicy, busy_elsewhere, dial_leg
 
 
 def held_site_ids(conferences: Iterable[ConferenceRef]) -> set[int]:
-    """The sites the conferences hold: the ones whose directory entries a launch needs."""
+    """The sites the conferences hold: the ones whose bookings a launch needs."""
     return {held.site_id for conference in conferences for held in conference.sites}
 
 

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.directory import ConferenceDirectory, ConferenceRef
 from bridge.models import Incident as IncidentRow
 from bridge.models import IncidentEvent, Launch, Leg, LegAttempt
+from bridge.service import bookings
+from bridge.service.bookings import ConferenceRef
 from bridge.service.leg_states import AUDIO, VIDEO, LegState
 from bridgedesk.errors import NotFound
 from bridgedesk.identity import Actor
@@ -260,20 +261,18 @@ class ConferenceLegs:
 
 
 async def conference_legs(
-    session: AsyncSession, directory: ConferenceDirectory, conference_id: int, *, by: Actor
+    session: AsyncSession, conference_id: int, *, by: Actor
 ) -> ConferenceLegs:
     """A conference's legs with their incidents' timelines, for whoever may see it."""
-    found = await directory.conferences(session, [conference_id])
+    found = await bookings.conferences(session, [conference_id])
     conference = found.get(conference_id)
     if conference is None or not by.may_see_customer(conference.customer_id):
         raise ConferenceNotFound()
-    [result] = await _legs_of(session, directory, [conference])
+    [result] = await _legs_of(session, [conference])
     return result
 
 
-async def running_conferences(
-    session: AsyncSession, directory: ConferenceDirectory
-) -> list[ConferenceLegs]:
+async def running_conferences(session: AsyncSession) -> list[ConferenceLegs]:
     """Every conference the bridge has launched and not ended, with its legs (live page)."""
     ids = list(
         await session.scalars(
@@ -282,12 +281,12 @@ async def running_conferences(
             .order_by(Launch.scheduled_start, Launch.id)
         )
     )
-    found = await directory.conferences(session, ids)
-    return await _legs_of(session, directory, [found[i] for i in ids if i in found])
+    found = await bookings.conferences(session, ids)
+    return await _legs_of(session, [found[i] for i in ids if i in found])
 
 
 async def _legs_of(
-    session: AsyncSession, directory: ConferenceDirectory, conferences: Sequence[ConferenceRef]
+    session: AsyncSession, conferences: Sequence[ConferenceRef]
 ) -> list[ConferenceLegs]:
     ids = [c.id for c in conferences]
     if not ids:
@@ -333,7 +332,7 @@ async def _legs_of(
                 events.get(row.id, []),
             )
         )
-    sites = await directory.sites(session, {leg.site_id for leg in legs})
+    sites = await bookings.sites(session, {leg.site_id for leg in legs})
     views: dict[int, list[LegView]] = {i: [] for i in ids}
     for leg in legs:
         history = by_leg.get(leg.id, [])

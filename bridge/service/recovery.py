@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.directory import ConferenceDirectory, ConferenceRef, Contact, SiteRef
 from bridge.models import Incident, Launch, Leg
-from bridge.service import dials
+from bridge.service import bookings, dials
+from bridge.service.bookings import ConferenceRef, Contact, SiteRef
 from bridge.service.dials import DialView, end_cause
 from bridge.service.leg_states import (
     AUDIO,
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 async def supervise(
     session: AsyncSession,
-    directory: ConferenceDirectory,
     *,
     now: datetime,
     policy: RecoveryPolicy | None = None,
@@ -70,8 +69,8 @@ async def supervise(
         session=session,
         policy=policy or RecoveryPolicy.from_settings(),
         now=now,
-        conferences=await directory.conferences(session, conference_ids),
-        sites=await directory.sites(session, {leg.site_id for leg in legs}),
+        conferences=await bookings.conferences(session, conference_ids),
+        sites=await bookings.sites(session, {leg.site_id for leg in legs}),
         launches=launches,
         dials=await dials.get_dials(session, [leg.dial_id for leg in legs if leg.dial_id]),
     )

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.directory import ConferenceRef, SiteRef
 from bridge.models import CallRecord, Incident, IncidentEvent, Launch, Leg, LegAttempt
 from bridge.service import dials
+from bridge.service.bookings import ConferenceRef, SiteRef
 from bridge.service.dials import DialView
 from bridge.service.leg_states import AUDIO, VIDEO, LegState, RecoveryPolicy
 

@@ -3,8 +3,8 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from bridgedesk.app.model_registry import import_all_models
 from bridgedesk.db import Base, sync_url
-from bridgedesk.model_registry import import_all_models
 
 import_all_models()
 config = context.config

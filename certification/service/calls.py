@@ -16,7 +16,6 @@ from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden
 from bridgedesk.identity import Actor, Role
 from bridgedesk.settings import get_settings
-from certification import deadlines
 from certification.models import (
     CertificationRecord,
     CertificationSignOff,
@@ -25,6 +24,7 @@ from certification.models import (
     DeadlineKind,
     TestOutcome,
 )
+from certification.service import deadlines
 from certification.service.records import (
     CERTIFIERS,
     SYSTEM_ACTOR,

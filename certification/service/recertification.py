@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.service import legs
 from bridgedesk.clock import utcnow
-from certification import deadlines
 from certification.models import (
     CertificationFault,
     CertificationRecord,
@@ -22,6 +21,7 @@ from certification.models import (
     CertificationWatermark,
     DeadlineKind,
 )
+from certification.service import deadlines
 from certification.service.records import (
     SYSTEM_ACTOR,
     audit,

@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Forbidden
 from bridgedesk.identity import Actor, Role
-from certification import deadlines
 from certification.models import (
     CertificationHistory,
     CertificationRecord,
     CertificationState,
     DeadlineKind,
 )
+from certification.service import deadlines
 from reservations.models import Site, SiteKind
 from reservations.service import registry
 
@@ -331,6 +331,16 @@ class Queue:
     counts: dict[str, int]
 
 
+async def awaiting_certification(session: AsyncSession) -> list[tuple[Site, CertificationRecord]]:
+    """Every site not certified (or being upgraded), with its record."""
+    found = await session.execute(
+        select(Site, CertificationRecord)
+        .join(CertificationRecord, CertificationRecord.site_id == Site.id)
+        .where(CertificationRecord.state != CertificationState.CERTIFIED)
+    )
+    return [(site, record) for site, record in found]
+
+
 async def queue(session: AsyncSession, *, by: Actor, overdue_only: bool = False) -> Queue:
     """Sites not certified (or being upgraded), the most urgent deadline first."""
     require_certifier(by, "see the certification queue")
@@ -341,13 +351,7 @@ async def queue(session: AsyncSession, *, by: Actor, overdue_only: bool = False)
         select(CertificationRecord.state, func.count()).group_by(CertificationRecord.state)
     ):
         counts[state] = count
-    found = (
-        await session.execute(
-            select(Site, CertificationRecord)
-            .join(CertificationRecord, CertificationRecord.site_id == Site.id)
-            .where(CertificationRecord.state != CertificationState.CERTIFIED)
-        )
-    ).all()
+    found = await awaiting_certification(session)
     rows = [
         QueueRow(site, record, current_deadline(record), is_overdue(record, now))
         for site, record in found

@@ -12,10 +12,13 @@ from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 from bridgedesk.settings import get_settings
-from certification import deadlines
-from certification.models import CertificationRecord, CertificationSignOff, CertificationState
-from certification.service.records import current_deadline, ensure_records
-from reservations.models import Site
+from certification.models import CertificationSignOff
+from certification.service import deadlines
+from certification.service.records import (
+    awaiting_certification,
+    current_deadline,
+    ensure_records,
+)
 
 
 async def warn_before_deadlines(session: AsyncSession) -> int:
@@ -26,13 +29,7 @@ async def warn_before_deadlines(session: AsyncSession) -> int:
     await ensure_records(session)
     now = utcnow()
     horizon = now + deadlines.WARN_BEFORE
-    found = (
-        await session.execute(
-            select(Site, CertificationRecord)
-            .join(CertificationRecord, CertificationRecord.site_id == Site.id)
-            .where(CertificationRecord.state != CertificationState.CERTIFIED)
-        )
-    ).all()
+    found = await awaiting_certification(session)
     sent = 0
     for site, record in found:
         due = current_deadline(record)

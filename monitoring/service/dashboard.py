@@ -12,10 +12,10 @@ from bridge.service import legs
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Actor
 from bridgedesk.models import OutboxMessage
-from monitoring.intervals import Interval
 from monitoring.models import COMPONENTS, MaintenanceWindow, ProbeTarget
 from monitoring.service import breaches, uptime
 from monitoring.service.callstats import CauseCount, call_statistics, pct
+from monitoring.service.intervals import Interval
 from monitoring.service.sla import SEVERITIES
 from reservations.service import queries
 
@@ -26,7 +26,7 @@ CERTIFICATION_TARGET_PCT = Decimal("100")
 # A component with no sample for this long is shown as "unknown" on the status page.
 STALE_AFTER = timedelta(minutes=5)
 
-# Certification is a sibling package monitoring may not import; the shell may register a
+# Certification is a sibling package monitoring may not import; the app wiring may register a
 # function giving, for each month ("YYYY-MM", reporting zone), the percentage of certification
 # deadlines met (None for a month without any), e.g. from certification's monthly figure.
 CertificationFigures = Callable[[AsyncSession, Sequence[str]], Awaitable[list[float | None]]]

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.errors import Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import Actor, Role
-from monitoring.business_hours import BusinessCalendar, add_working_time
-from monitoring.intervals import Interval
 from monitoring.models import CustomerPolicy, SlaPolicy, SlaTarget
+from monitoring.service.business_hours import BusinessCalendar, add_working_time
+from monitoring.service.intervals import Interval
 from reservations.service import registry
 
 # SL4 is the most urgent (SPEC §6): bridge or network down, a meeting cannot be held.

@@ -14,8 +14,8 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import Actor, Role
-from monitoring.intervals import Interval
 from monitoring.models import Ticket, TicketBreach, TicketEvent
+from monitoring.service.intervals import Interval
 from monitoring.service.sla import SEVERITIES, Policy, customer_policy_id, load_policy
 from reservations.service import registry
 

@@ -14,8 +14,8 @@ from bridgedesk.clock import utcnow
 from bridgedesk.errors import Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import Actor, Role
 from bridgedesk.settings import get_settings
-from monitoring.intervals import Interval, clip, difference, intersection, total, union
 from monitoring.models import COMPONENTS, MaintenanceWindow, MonitoredSpan, Outage
+from monitoring.service.intervals import Interval, clip, difference, intersection, total, union
 
 # "Service available >= 99 % each month, excluding scheduled maintenance and force majeure."
 UPTIME_TARGET_PCT = Decimal("99")

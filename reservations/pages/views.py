@@ -30,6 +30,7 @@ from reservations.pages.context import (
 from reservations.pages.forms import AdhocForm, calendar_day, optional_int
 from reservations.pages.repeats import describe_rule
 from reservations.service import booking, confirmation, live, queries, registry, series
+from reservations.service.rescheduling import Scope, cancel
 
 router = page_router()
 
@@ -222,11 +223,11 @@ async def cancel_conference(
     db: Db,
     actor: CurrentActor,
     return_to: Annotated[str, Form(max_length=100)] = "",
-    scope: Annotated[series.Scope, Form()] = series.Scope.THIS,
+    scope: Annotated[Scope, Form()] = Scope.THIS,
 ) -> Response:
     """Cancel one booking, or (scope=following) it and the later meetings of its series."""
     conference_id = known_id(conference_id, queries.ConferenceNotFound)
-    await series.cancel(db, conference_id, by=actor, scope=scope)
+    await cancel(db, conference_id, by=actor, scope=scope)
     return back_to(return_to, f"/conferences/{conference_id}")
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput
 from bridgedesk.identity import Actor, Role
-from reservations.deadlines import confirmation_due
 from reservations.models import Conference, ConferenceStatus, Customer, Site, SiteHold
 from reservations.service import capacity, notifications
 from reservations.service.confirmation import confirm_automatically_if_eligible
+from reservations.service.deadlines import confirmation_due
 from reservations.service.registry import customer_zone, get_customer, sites_by_id
 
 # "At most 24 h" per conference (SPEC §3).

@@ -279,7 +279,7 @@ def _new_hold(
 
 
 async def mark_live(session: AsyncSession, conference_id: int) -> Conference:
-    """The bridge has launched it (called by the shell's launch job)."""
+    """The bridge has launched it (called by the bridge's launch job)."""
     conference = await session.get(Conference, conference_id)
     if conference is None:
         raise ConferenceNotFound()

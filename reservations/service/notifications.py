@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk import outbox
 from bridgedesk.models import User
 from bridgedesk.settings import get_settings
-from reservations.calendar import build_calendar, series_rule
 from reservations.models import Conference, Customer, Series, Site
+from reservations.service.calendars import build_calendar, series_rule
 
 
 async def requester_email(session: AsyncSession, conference: Conference) -> str | None:

@@ -119,7 +119,7 @@ async def availability(
     return [SiteAvailability(site, busy[site.id]) for site in sites]
 
 
-# What the bridge is told through the shell's directory: plain reads without an actor, for
+# What the bridge reads of bookings (bridge/service/bookings.py): plain reads without an actor, for
 # the launch and supervision jobs (they act for the provider, not for a user).
 
 # Conferences the bridge launches: booked ones (confirmed, and requested ones too: a booking
@@ -159,15 +159,6 @@ async def due_for_launch(session: AsyncSession, now: datetime, *, until: datetim
             Conference.starts_at <= until,
             Conference.ends_at > now,
         )
-        .order_by(Conference.starts_at, Conference.id)
-    )
-    return list(rows)
-
-
-async def live_conference_ids(session: AsyncSession) -> list[int]:
-    rows = await session.scalars(
-        select(Conference.id)
-        .where(Conference.status == ConferenceStatus.LIVE)
         .order_by(Conference.starts_at, Conference.id)
     )
     return list(rows)

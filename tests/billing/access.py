@@ -1,4 +1,4 @@
-"""The billing package's rows of the API access table (tests/bridgedesk/test_access.py)."""
+"""The billing package's rows of the API access table (tests/bridgedesk/test_auth_access.py)."""
 
 from datetime import UTC, datetime
 from typing import Any

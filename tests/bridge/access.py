@@ -1,4 +1,4 @@
-"""The bridge package's rows of the API access table (tests/bridgedesk/test_access.py)."""
+"""The bridge package's rows of the API access table (tests/bridgedesk/test_auth_access.py)."""
 
 from typing import Any
 

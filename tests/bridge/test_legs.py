@@ -7,10 +7,10 @@ import httpx
 import pytest
 import time_machine
 
+from bridge.jobs import launch_due_conferences_job, supervise_legs_job
 from bridge.service import legs
 from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
-from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.settings import get_settings
 from tests.bridge.calls import connect, end, legs_of
 from tests.conftest import PASSWORD

@@ -10,14 +10,13 @@ import time_machine
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bridge.jobs import launch_due_conferences_job, supervise_legs_job
 from bridge.models import Dial, Launch, Leg
 from bridge.service import recovery
 from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database
-from bridgedesk.directory import ReservationsDirectory
 from bridgedesk.identity import Role
-from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.models import User
 from bridgedesk.settings import get_settings
 from reservations.models import Customer, Site
@@ -113,14 +112,13 @@ async def test_two_schedulers_launch_once_and_redial_a_drop_once(committed):
             dial.end_reason = "remote_bye"
     # Every site drops at once. One supervisor holds its pass open (not committed) while a
     # second one runs: the second finds every leg taken and dials nothing.
-    directory = ReservationsDirectory()
     with time_machine.travel(T0 + timedelta(minutes=5, seconds=1), tick=False):
         async with sessions() as first, first.begin():
-            assert await recovery.supervise(first, directory, now=utcnow()) > 0
+            assert await recovery.supervise(first, now=utcnow()) > 0
             async with sessions() as second, second.begin():
                 # Waiting on the first's locks would hang this single task: fail instead.
                 await second.execute(text("SET LOCAL lock_timeout = '3s'"))
-                assert await recovery.supervise(second, directory, now=utcnow()) == 0
+                assert await recovery.supervise(second, now=utcnow()) == 0
         # And a few more together, after the first committed: nothing new to do.
         await asyncio.gather(*(supervise_legs_job() for _ in range(3)))
     redials = select(func.count(Dial.id)).where(Dial.purpose == "redial")

@@ -1,4 +1,4 @@
-"""The world every route of the access table is tried in (test_access, test_bad_input)."""
+"""The world every route of the access table is tried in (test_auth_access, test_asgi)."""
 
 from datetime import timedelta
 

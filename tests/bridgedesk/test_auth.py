@@ -6,10 +6,10 @@ from datetime import timedelta
 import time_machine
 from sqlalchemy import func, select
 
+from bridgedesk.app.jobs import delete_expired_tokens_job
 from bridgedesk.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
-from bridgedesk.jobs import delete_expired_tokens_job
 from bridgedesk.models import AuthToken
 from bridgedesk.settings import get_settings
 from reservations.models import Customer

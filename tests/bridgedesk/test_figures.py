@@ -1,5 +1,5 @@
 """The dashboard's certification chart draws certification's own monthly figure, through the
-provider the shell installs in `create_app` (monitoring may not import certification)."""
+provider the app installs in `create_app` (monitoring may not import certification)."""
 
 import re
 from datetime import UTC, datetime, timedelta

@@ -13,8 +13,8 @@ import time_machine
 from sqlalchemy import func, select
 
 from bridgedesk import outbox
+from bridgedesk.app.jobs import send_outbox_job
 from bridgedesk.db import create_engine_for, database, unit_of_work
-from bridgedesk.jobs import send_outbox_job
 from bridgedesk.migrate import upgrade
 from bridgedesk.models import OutboxMessage
 from bridgedesk.settings import get_settings

@@ -1,4 +1,4 @@
-"""The certification package's rows of the API access table (tests/bridgedesk/test_access.py)."""
+"""Certification's rows of the API access table (tests/bridgedesk/test_auth_access.py)."""
 
 import uuid
 from typing import Any

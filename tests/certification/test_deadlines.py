@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from certification.deadlines import (
+from certification.service.deadlines import (
     first_certification,
     recertification_due,
     rollout_shift,

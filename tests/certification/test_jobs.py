@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
+from bridgedesk.app.jobs import send_outbox_job
 from bridgedesk.identity import Role
-from bridgedesk.jobs import send_outbox_job
 from bridgedesk.settings import get_settings
 from certification.jobs import collect_test_results_job, warn_before_deadlines_job
 from tests.certification.probes import busy, finish_probe
-from tests.certification.test_workflow import site_body
+from tests.certification.test_api import site_body
 
 REGISTERED = datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
 

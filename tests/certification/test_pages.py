@@ -10,8 +10,8 @@ from bridgedesk.identity import Role
 from certification.models import CertificationTest
 from reservations.models import Site
 from tests.certification.probes import finish_probe
-from tests.certification.test_import import rollout_rows, to_csv
-from tests.certification.test_workflow import site_body
+from tests.certification.test_api import site_body
+from tests.certification.test_sites import rollout_rows, to_csv
 from tests.reservations.browsing import csrf_of
 
 REGISTERED = datetime(2027, 6, 1, 8, 0, tzinfo=UTC)

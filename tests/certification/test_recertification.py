@@ -11,7 +11,7 @@ from bridgedesk.identity import Role
 from certification.models import CertificationHistory
 from certification.service import recertification
 from tests.certification.probes import finish_probe
-from tests.certification.test_workflow import site_body
+from tests.certification.test_api import site_body
 
 
 async def certified_site(tech, db, customer_id: int, name: str = "Boardroom") -> int:

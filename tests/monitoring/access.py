@@ -1,4 +1,4 @@
-"""The monitoring package's rows of the API access table (tests/bridgedesk/test_access.py)."""
+"""The monitoring package's rows of the API access table (tests/bridgedesk/test_auth_access.py)."""
 
 from datetime import timedelta
 from typing import Any

@@ -6,8 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitoring.business_hours import BusinessCalendar, add_working_time, working_time_between
-from monitoring.intervals import Interval
+from monitoring.service.business_hours import (
+    BusinessCalendar,
+    add_working_time,
+)
+from monitoring.service.intervals import Interval
 
 LA = ZoneInfo("America/Los_Angeles")
 PACIFIC = BusinessCalendar(
@@ -97,11 +100,10 @@ def test_a_night_window_spanning_the_fall_back_hour_is_nine_hours_long():
     )
     # Saturday 6 Nov 2027 22:00 PDT to Sunday 06:00 PST: the clock goes back at 02:00.
     start = la(2027, 11, 6, 22)
-    assert working_time_between(start, start + timedelta(hours=12), nights) == timedelta(hours=9)
-
-
-def test_working_time_between_counts_only_open_hours():
-    assert working_time_between(la(2027, 1, 8, 16), la(2027, 1, 11, 11), PACIFIC) == FOUR_HOURS
+    assert add_working_time(start, timedelta(hours=9), nights) == la(2027, 11, 7, 6)
+    # A minute more than the night holds runs on to the next Saturday night.
+    later = add_working_time(start, timedelta(hours=9, minutes=1), nights)
+    assert later == la(2027, 11, 13, 22, 1)
 
 
 def test_a_calendar_without_working_days_fails_loudly():

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring.intervals import (
+from monitoring.service.intervals import (
     Interval,
     clip,
     covers,

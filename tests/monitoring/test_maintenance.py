@@ -9,9 +9,9 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bridgedesk.app.jobs import send_outbox_job
 from bridgedesk.db import create_engine_for
 from bridgedesk.identity import Actor, Role
-from bridgedesk.jobs import send_outbox_job
 from monitoring.models import MaintenanceNotice, MaintenanceWindow
 from monitoring.service import maintenance
 from tests.conftest import create_pg_database, drop_pg_database

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bridge.models import Probe, ProbeResult
 from bridgedesk.db import create_engine_for
 from bridgedesk.settings import get_settings
-from monitoring.intervals import Interval
 from monitoring.jobs import probe_uptime_job
 from monitoring.models import MonitoredSpan, Outage, PendingProbe, ProbeTarget
 from monitoring.service import probing
+from monitoring.service.intervals import Interval
 from monitoring.service.probing import ProbeOutcome, probe_round
 from monitoring.service.uptime import monthly_report
 from tests.conftest import create_pg_database, drop_pg_database

@@ -10,11 +10,11 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bridgedesk.app.jobs import send_outbox_job
 from bridgedesk.auth import actor_of
 from bridgedesk.db import create_engine_for
 from bridgedesk.errors import Conflict
 from bridgedesk.identity import Role
-from bridgedesk.jobs import send_outbox_job
 from bridgedesk.models import OutboxMessage, User
 from monitoring.models import SlaPolicy, Ticket, TicketEvent
 from monitoring.service import tickets

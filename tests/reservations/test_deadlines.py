@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from bridgedesk.identity import Role
-from reservations.deadlines import LATER_OCCURRENCE_WINDOW, confirmation_due, days_ahead
+from reservations.service.deadlines import LATER_OCCURRENCE_WINDOW, confirmation_due, days_ahead
 from tests.payloads import conference_body
 
 KIRITIMATI = ZoneInfo("Pacific/Kiritimati")  # UTC+14

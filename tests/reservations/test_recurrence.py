@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reservations.recurrence import InvalidRecurrence, canonical_rule, expand, place
+from reservations.service.recurrence import InvalidRecurrence, canonical_rule, expand, place
 
 NEW_YORK = ZoneInfo("America/New_York")
 HOUR = timedelta(hours=1)

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bridge.jobs import launch_due_conferences_job, supervise_legs_job
 from bridge.models import CallRecord, Incident, IncidentEvent, Launch, Leg, LegAttempt
 from bridgedesk import outbox
 from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database
 from bridgedesk.identity import Role
-from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.models import OutboxMessage, User
 from bridgedesk.settings import get_settings
 from reservations.models import Conference, Customer, Site

@@ -9,9 +9,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
+from bridgedesk.app.model_registry import import_all_models
 from bridgedesk.db import Base
 from bridgedesk.migrate import alembic_config
-from bridgedesk.model_registry import import_all_models
 
 
 def _differences(connection: Connection) -> list[Any]:

@@ -23,12 +23,12 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import make_url
 
 from bridge.engine.supervisor import Supervisor
+from bridgedesk.app.jobs import run_all_once, scheduled_jobs
 from bridgedesk.db import database, is_sqlite, sync_url
-from bridgedesk.jobs import run_all_once, scheduled_jobs
 from bridgedesk.migrate import upgrade
 from bridgedesk.settings import get_settings
 
-log = logging.getLogger("bridgedesk.worker")
+log = logging.getLogger("bridgedesk.app.worker")
 SCHEDULER_LOCK_KEY = 727002
 JOB_TABLE = "bridgedesk_scheduled_jobs"
 

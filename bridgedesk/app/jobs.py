@@ -4,9 +4,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from billing.jobs import deliver_issued_documents_job, draft_ended_months_job
+from bridge.jobs import launch_due_conferences_job, supervise_legs_job
 from bridgedesk import auth, outbox
 from bridgedesk.db import unit_of_work
-from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.settings import get_settings
 from certification import jobs as certification_jobs
 from monitoring import jobs as monitoring_jobs

@@ -215,9 +215,9 @@ async def test_the_reporting_zone_comes_from_the_settings(db, client_as, monkeyp
     assert (march["downtime_minutes"], april["downtime_minutes"]) == (30, 30)
 
 
-async def test_certification_figures_come_from_the_shells_provider(db, client_as, monkeypatch):
-    """Monitoring may not import certification: the shell registers a provider (here the
-    test plays the shell) and the chart draws what it gives."""
+async def test_certification_figures_come_from_the_apps_provider(db, client_as, monkeypatch):
+    """Monitoring may not import certification: the app registers a provider (here the
+    test plays the app) and the chart draws what it gives."""
     from monitoring.service import dashboard
 
     asked: list[list[str]] = []

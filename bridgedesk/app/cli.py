@@ -15,7 +15,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     upgrade(get_settings().database_url)  # once, before the workers start
     uvicorn.run(
-        "bridgedesk.app:create_app",
+        "bridgedesk.app.asgi:create_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from bridgedesk.worker import run_worker
+    from bridgedesk.app.worker import run_worker
 
     return run_worker(once=args.once, scheduler=not args.sip_only, sip=not args.no_sip)
 
@@ -44,7 +44,7 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bridgedesk.demo import load_demo
+    from bridgedesk.app.demo import load_demo
     from bridgedesk.migrate import upgrade
 
     upgrade(get_settings().database_url)

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.service import bookings
 from bridge.service.history import record_history
 from bridgedesk.clock import utcnow
-from bridgedesk.directory import ReservationsDirectory
 from bridgedesk.identity import Actor
 from reservations.models import Customer, Site
 from reservations.service import booking
@@ -34,7 +34,6 @@ async def load_call_history(
     """Book the past meetings as recorded (held) conferences and write their calls;
     returns the number of call detail records written."""
     rng = random.Random(seed)
-    directory = ReservationsDirectory()
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     records = 0
     for days in range(DAYS_BACK, 0, -1):
@@ -57,7 +56,7 @@ async def load_call_history(
                 ),
                 by=by,
             )
-            [ref] = (await directory.conferences(session, [conference.id])).values()
-            refs = await directory.sites(session, [sites[i].id for i in site_indexes])
+            [ref] = (await bookings.conferences(session, [conference.id])).values()
+            refs = await bookings.sites(session, [sites[i].id for i in site_indexes])
             records += await record_history(session, ref, refs, rng=rng)
     return records

@@ -1,19 +1,17 @@
 """The dial service the call handling builds on: what it accepts, hanging up before the
-engine took a dial, and reading dials back by id and by change time."""
-
-from datetime import timedelta
+engine took a dial, and reading dials back by id."""
 
 import pytest
+from sqlalchemy import select
 
+from bridge.models import Dial
 from bridge.service.dials import (
     DialNotFound,
-    dials_changed_since,
     end_cause,
     get_dials,
     request_dial,
     request_hangup,
 )
-from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 
 
@@ -47,7 +45,7 @@ async def test_a_dial_is_queued_with_what_was_asked(db):
 async def test_undialable_requests_are_refused(db, options, refusal):
     with pytest.raises(InvalidInput, match=refusal):
         await request_dial(db, **options)
-    assert await dials_changed_since(db, utcnow() - timedelta(hours=1)) == []
+    assert (await db.scalars(select(Dial))).all() == []
 
 
 async def test_hanging_up_a_dial_no_engine_took_ends_it_at_once(db):
@@ -60,20 +58,6 @@ async def test_hanging_up_a_dial_no_engine_took_ends_it_at_once(db):
     assert (await get_dials(db, [view.id]))[view.id].ended_at == first_end
     with pytest.raises(DialNotFound):
         await request_hangup(db, 987_654)
-
-
-async def test_changes_since_a_moment_include_that_moment(db):
-    before = utcnow()
-    first = await request_dial(db, sip_uri="sip:a@10.0.0.7", purpose="launch")
-    second = await request_dial(db, sip_uri="sip:b@10.0.0.7", purpose="launch")
-    changed = await dials_changed_since(db, before)
-    assert [v.id for v in changed] == [first.id, second.id]
-    assert [v.id for v in await dials_changed_since(db, second.updated_at)] == [second.id]  # type: ignore[arg-type]
-    await request_hangup(db, first.id)
-    latest = await dials_changed_since(db, second.updated_at)  # type: ignore[arg-type]
-    assert first.id in [v.id for v in latest]
-    with pytest.raises(InvalidInput):
-        await dials_changed_since(db, before.replace(tzinfo=None))
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,9 @@ from billing import pages as billing_pages
 from bridge import api as bridge_api
 from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
-from bridgedesk import figures
 from bridgedesk import pages as shell_pages
+from bridgedesk.app import figures
 from bridgedesk.db import database
-from bridgedesk.directory import ReservationsDirectory
 from bridgedesk.errors import DomainError, NotAuthenticated
 from bridgedesk.identity import Actor
 from bridgedesk.migrate import upgrade
@@ -29,7 +28,7 @@ from bridgedesk.web import render_error
 from certification import api as certification_api
 from certification import pages as certification_pages
 from monitoring import api as monitoring_api
-from monitoring import pages as monitoring_pages
+from monitoring.pages import dashboard as monitoring_pages
 from reservations import api as reservations_api
 from reservations.pages import booking as booking_pages
 from reservations.pages import live as live_pages
@@ -108,8 +107,6 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         description="Video-conference bridge and reservation service.",
         lifespan=_lifespan if migrate_on_start else None,
     )
-    # The bridge learns about conferences and sites through this port (bridge/directory.py).
-    app.state.conference_directory = ReservationsDirectory()
     figures.install()
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from monitoring.intervals import Interval
+from monitoring.service.intervals import Interval
 from monitoring.service.uptime import OutageFact, WindowFact, compute_report, month_span
 
 NOTICE = timedelta(hours=48)

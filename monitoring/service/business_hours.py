@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from monitoring.intervals import Interval, difference
+from monitoring.service.intervals import Interval, difference
 
 # Clocks looking further ahead than this are refused: a calendar with no working time at all
 # (no weekdays, every day a holiday) must fail loudly instead of looping.
@@ -92,15 +92,3 @@ def add_working_time(
             remaining -= window.length
         cursor = chunk_end
     raise ValueError("the calendar has no working time within the horizon")
-
-
-def working_time_between(
-    start: datetime,
-    end: datetime,
-    calendar: BusinessCalendar | None,
-    pauses: Sequence[Interval] = (),
-) -> timedelta:
-    """How much working time lies in [start, end)."""
-    if end <= start:
-        return timedelta(0)
-    return sum((w.length for w in _working(calendar, start, end, pauses)), timedelta(0))

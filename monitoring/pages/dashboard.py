@@ -1,5 +1,5 @@
 """The monitoring package's server-rendered pages: the staff dashboard, the public status
-page, /metrics, and the help desk's pages (ticket_pages). Thin handlers over its service.
+page, /metrics, and the help desk's pages (pages/tickets.py). Thin handlers over its service.
 
 /metrics is open to scrapers on the loopback interface (where Prometheus or its agent runs
 beside the service) and to provider staff with a bearer token from anywhere else; the
@@ -18,9 +18,9 @@ from bridgedesk.db import Db
 from bridgedesk.errors import Forbidden, NotAuthenticated
 from bridgedesk.identity import Actor
 from bridgedesk.web import render
-from monitoring import ticket_pages
-from monitoring.charts import Bar, bar_chart
 from monitoring.models import COMPONENTS
+from monitoring.pages import tickets as ticket_pages
+from monitoring.pages.charts import Bar, bar_chart
 from monitoring.service import dashboard, metrics, uptime
 from monitoring.service.callstats import FAILED_CALLS_TARGET_PCT, ON_TIME_TARGET_PCT
 

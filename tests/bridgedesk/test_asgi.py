@@ -4,10 +4,10 @@ tried as an admin."""
 
 import pytest
 
-from bridgedesk.app import create_app
+from bridgedesk.app.asgi import create_app
 from bridgedesk.identity import Role
 from tests.access_rules import World
-from tests.bridgedesk.test_access import ACCESS, request_for
+from tests.bridgedesk.test_auth_access import ACCESS, request_for
 from tests.snapshots import snapshot
 
 
