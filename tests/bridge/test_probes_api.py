@@ -8,10 +8,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.engine.sip_uri import host_and_port, sip_uri_problem
 from bridge.models import Probe, ProbeCauseChange, ProbeResult
 from bridge.service.probes import Cause, cause_for_status
 from bridgedesk.identity import Role
+from bridgedesk.sip_uri import host_and_port, sip_uri_problem
 from tests.bridge.probe_rows import finished_probe
 
 
