@@ -19,6 +19,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database, sync_url
 from bridgedesk.identity import Actor, Role
 from bridgedesk.migrate import upgrade
+from bridgedesk.settings import get_settings
 from bridgedesk.models import User
 from reservations.models import Bridge, Customer, Site
 from reservations.service import booking
@@ -317,3 +318,28 @@ async def client_as(
     yield make
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture
+def set_settings() -> Iterator[Callable[..., None]]:
+    """Change BRIDGEDESK_* settings for one test: `set_settings(pstn_gateway="sip:{number}@gw")`
+    (None unsets one). Everything is restored, and the settings re-read, when the test ends."""
+    saved: dict[str, str | None] = {}
+
+    def apply(**values: str | None) -> None:
+        for name, value in values.items():
+            env = f"BRIDGEDESK_{name.upper()}"
+            saved.setdefault(env, os.environ.get(env))
+            if value is None:
+                os.environ.pop(env, None)
+            else:
+                os.environ[env] = value
+        get_settings.cache_clear()
+
+    yield apply
+    for env, value in saved.items():
+        if value is None:
+            os.environ.pop(env, None)
+        else:
+            os.environ[env] = value
+    get_settings.cache_clear()

@@ -30,7 +30,7 @@ async def test_a_dial_is_queued_with_what_was_asked(db):
 @pytest.mark.parametrize(
     "options, refusal",
     [
-        ({"sip_uri": "tel:+15551234567", "purpose": "launch"}, "Not a SIP URI"),
+        ({"sip_uri": "http://room.example", "purpose": "launch"}, "Not a SIP URI"),
         ({"sip_uri": "sip:room@host\r\nX: y", "purpose": "launch"}, "control characters"),
         ({"sip_uri": "sip:room@10.0.0.7", "purpose": ""}, "purpose"),
         ({"sip_uri": "sip:room@10.0.0.7", "purpose": "x" * 41}, "purpose"),
