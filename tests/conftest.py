@@ -19,8 +19,8 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database, sync_url
 from bridgedesk.identity import Actor, Role
 from bridgedesk.migrate import upgrade
-from bridgedesk.settings import get_settings
 from bridgedesk.models import User
+from bridgedesk.settings import get_settings
 from reservations.models import Bridge, Customer, Site
 from reservations.service import booking
 from tests.mail import SmtpServer, smtp_settings

@@ -59,7 +59,10 @@ async def test_information_completed_later_starts_the_deadline_once(db, make_cus
     with time_machine.travel(datetime(2027, 3, 1, 15, 0, tzinfo=UTC), tick=False):
         patched = await tech.patch(
             f"/api/v1/sites/{site_id}",
-            json={"contacts": [{"name": "Ola", "phone": "+47 555"}], "audio_uri": "sip:+4755@10.0.0.8"},
+            json={
+                "contacts": [{"name": "Ola", "phone": "+47 555"}],
+                "audio_uri": "sip:+4755@10.0.0.8",
+            },
         )
         assert patched.status_code == 200, patched.text
     with time_machine.travel(datetime(2027, 3, 2, 9, 0, tzinfo=UTC), tick=False):
