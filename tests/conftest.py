@@ -187,7 +187,7 @@ def make_bridge(db: AsyncSession) -> Factory:
         bridge = Bridge(
             **{
                 "name": f"Bridge {uuid.uuid4().hex[:6]}",
-                "sip_uri": "sip:bridge@127.0.0.1",
+                "sip_uri": "sip:bridge@127.0.0.1:5080",  # sites here use 5060; never a bridge
                 "ports": 24,
                 "adhoc_reserve": 4,
                 **overrides,
