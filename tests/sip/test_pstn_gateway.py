@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bridge.models import Dial, Probe
+from bridge.service.dials import request_hangup
+from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database
 from bridgedesk.settings import get_settings
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.sip.conftest import sip_engine
+from tests.sip.conftest import session_on, sip_engine, wait_for_dial, wait_for_probe
 from tests.sip.sipp import SippPeer, sipp_uas
 from tests.sip.test_drop_recovery import RECOVERY_ENV, book_now, run_jobs_until
 
@@ -87,3 +90,36 @@ async def test_the_audio_fallback_of_a_tel_site_dials_the_number_at_the_gateway(
     received = messages.read_text(errors="replace")
     # What the engine dialed: the number's digits at the gateway.
     assert f"INVITE sip:{DIALED}@{peer.host}:{peer.port} SIP/2.0" in received, received[-3000:]
+
+
+async def test_the_engine_refuses_an_undialable_row_with_its_reason_and_dials_the_rest(engine):
+    """Rows written past the rule (straight into the tables; the shared engine has no gateway):
+    each ends with the reason and no INVITE, and a good dial in the same batch connects."""
+    url = engine.database_url
+    now = utcnow()
+    with sipp_uas("answer", pause_ms=0) as site:
+        async with session_on(url) as session:
+            rows = [
+                Dial(sip_uri=uri, purpose="test", status="queued", requested_at=now,
+                     updated_at=now, rtp_packets_received=0)
+                for uri in ("tel:+15550100", "sip:meta@169.254.169.254", site.uri())
+            ]  # fmt: skip
+            ping = Probe(
+                sip_uri="sip:meta@169.254.169.254:80", method="OPTIONS", hold_seconds=0.0,
+                purpose="test", status="queued", queued_at=now, attempts=0,
+            )  # fmt: skip
+            session.add_all([*rows, ping])
+            await session.flush()
+            tel, denied, good = (row.id for row in rows)
+            ping_id = ping.id
+        up = await wait_for_dial(url, good, {"connected", "ended"})
+        assert up.status == "connected", up
+        for dial_id, reason in ((tel, "PSTN_GATEWAY"), (denied, "does not call")):
+            ended = await wait_for_dial(url, dial_id, {"ended"})
+            assert (ended.end_reason, ended.cause) == ("undialable", "technical_support")
+            assert ended.detail and reason in ended.detail and ended.call_id is None
+        probe = await wait_for_probe(url, ping_id)
+        assert probe.result is not None and "does not call" in probe.result.detail
+        assert not probe.result.passed
+        async with session_on(url) as session:
+            await request_hangup(session, good)
