@@ -160,3 +160,16 @@ async def test_with_a_gateway_tel_numbers_are_taken_on_every_path(
         "/api/v1/sites", json=site_body(customer_id, name="Annex", sip_uri="sip:x@169.254.1.1")
     )
     assert denied.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "uri", ["tel:+15550100", "sip:bridge@10.0.0.1:0", "sip:bridge@host\r\nVia: x", "bridge@h"]
+)
+async def test_a_bridge_is_registered_only_with_a_sip_uri(db, client_as, uri):
+    operator = await client_as(Role.OPERATOR)
+    refused = await operator.post(
+        "/api/v1/bridges", json={"name": "MCU", "sip_uri": uri, "ports": 10}
+    )
+    assert refused.status_code == 422, refused.text
+    listed = await operator.get("/api/v1/bridges")
+    assert "MCU" not in [b["name"] for b in listed.json()]
