@@ -74,7 +74,7 @@ def seed(base_url: str, admin_email: str, clients: int, sites_per_booking: int) 
         admin.headers["Authorization"] = f"Bearer {_token(admin, admin_email)}"
         bridge = {
             "name": "Bench MCU",
-            "sip_uri": "sip:mcu@127.0.0.1",
+            "sip_uri": "sip:mcu@127.0.0.1:5080",  # not a site's endpoint
             "ports": 9000,
             "adhoc_reserve": 100,
         }

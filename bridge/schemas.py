@@ -5,7 +5,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from bridge.engine.sip_uri import MAX_SIP_URI_LENGTH, sip_uri_problem
 from bridge.service.probes import (
     MAX_ANSWER_TIMEOUT_SECONDS,
     MAX_HOLD_SECONDS,
@@ -13,12 +12,13 @@ from bridge.service.probes import (
     Cause,
 )
 from bridgedesk.schemas import FromRow, Id
+from bridgedesk.sip_uri import MAX_SIP_URI_LENGTH, address_problem
 
 # Call-setup probes.
 
 
 def _dialable(value: str) -> str:
-    problem = sip_uri_problem(value)
+    problem = address_problem(value)
     if problem:
         raise ValueError(problem)
     return value

@@ -1,8 +1,9 @@
 """Configuration read from BRIDGEDESK_* environment variables."""
 
+import ipaddress
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -94,6 +95,29 @@ class Settings(BaseSettings):
     sip_port_max: int = Field(default=5199, ge=1024, le=65535)
     # A crashing process is restarted at most this many times a minute (per slot).
     sip_restarts_per_minute: int = Field(default=10, ge=1)
+    # What may be dialed (SPEC §5, bridgedesk/sip_uri.py). `tel:` numbers are dialed through
+    # this gateway, e.g. "sip:{number}@gw.provider.example"; unset, a `tel:` URI is refused.
+    pstn_gateway: str | None = None
+    # Comma-separated CIDRs the bridges never call (besides the bridges' own SIP endpoints):
+    # link-local by default (cloud metadata services live there).
+    sip_deny_networks: str = "169.254.0.0/16,fe80::/10"
+
+    @field_validator("pstn_gateway")
+    @classmethod
+    def _gateway_makes_sip_uris(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if "{number}" not in value or not value.startswith(("sip:", "sips:")):
+            raise ValueError("must be a SIP URI template with {number}, e.g. sip:{number}@gw")
+        return value
+
+    @field_validator("sip_deny_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the part
+        return value
 
     # -- certification settings --
     # A certification test call holds the line this long to see media, and waits this long

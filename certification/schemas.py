@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from bridgedesk.schemas import FromRow, Strict
+from bridgedesk.sip_uri import MAX_SIP_URI_LENGTH, address_problem
 from certification.models import CertificationRecord, CertificationTest
 from certification.service import records, sites
 from reservations.models import Site
@@ -26,14 +27,14 @@ def _zone(name: str) -> str:
 
 
 def _uri(value: str) -> str:
-    problem = sites.sip_uri_problem(value)
+    problem = address_problem(value)
     if problem:
         raise ValueError(problem)
     return value
 
 
 ZoneName = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
-Uri = Annotated[str, Field(min_length=5, max_length=300), AfterValidator(_uri)]
+Uri = Annotated[str, Field(min_length=5, max_length=MAX_SIP_URI_LENGTH), AfterValidator(_uri)]
 
 
 class ContactIn(Strict):

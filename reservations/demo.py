@@ -45,10 +45,11 @@ async def load(
     """Customers, their users, sites and bookings; `admin` registers the sites."""
     progress("bridges")
     for number in (1, 2):
+        # Each bridge on an endpoint of its own: the sites (127.0.0.1:5060) may not be a
+        # bridge (SPEC §5 "What may be dialed").
+        uri = f"sip:bridge{number}@127.0.0.1:{5080 + number}"
         await registry.create_bridge(
-            session,
-            registry.BridgeData(f"Bridge {number}", f"sip:bridge{number}@127.0.0.1", 48, 8),
-            by=None,
+            session, registry.BridgeData(f"Bridge {number}", uri, 48, 8), by=None
         )
     progress("customers")
     customers = [

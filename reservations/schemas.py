@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from bridgedesk.schemas import FromRow, Id, Instant, Strict
+from bridgedesk.sip_uri import MAX_SIP_URI_LENGTH, address_problem, sip_uri_problem
 from reservations.models import Conference, ConferenceStatus, SiteKind
 from reservations.service.booking import (
     MAX_CONFERENCE_LENGTH,
@@ -43,15 +44,29 @@ def _known_zone(name: str) -> str:
     return name
 
 
-def _sip_uri(value: str) -> str:
-    if not value.startswith(("sip:", "sips:", "tel:")):
-        raise ValueError("must be a sip:, sips: or tel: URI")
+def _site_address(value: str) -> str:
+    """The form of a site's address; whether it may be dialed is the service's dial policy."""
+    problem = address_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _bridge_uri(value: str) -> str:
+    problem = sip_uri_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
-SipUri = Annotated[str, Field(min_length=5, max_length=300), AfterValidator(_sip_uri)]
+SiteAddress = Annotated[
+    str, Field(min_length=5, max_length=MAX_SIP_URI_LENGTH), AfterValidator(_site_address)
+]
+BridgeUri = Annotated[
+    str, Field(min_length=5, max_length=MAX_SIP_URI_LENGTH), AfterValidator(_bridge_uri)
+]
 Speed = Annotated[int, Field(gt=0, le=100_000)]
 
 
@@ -91,8 +106,8 @@ class SiteIn(Strict):
     name: Name
     kind: SiteKind
     timezone: TimeZoneName
-    sip_uri: SipUri
-    audio_uri: SipUri | None = None
+    sip_uri: SiteAddress
+    audio_uri: SiteAddress | None = None
     max_speed_kbps: Speed
     billing_zone: str = Field(min_length=1, max_length=40)
     contacts: list[ContactIn] = Field(default_factory=list, max_length=20)
@@ -127,7 +142,7 @@ class SiteOut(FromRow):
 
 class BridgeIn(Strict):
     name: Name
-    sip_uri: SipUri
+    sip_uri: BridgeUri
     ports: int = Field(gt=0, le=10_000)
     adhoc_reserve: int = Field(0, ge=0)
 

@@ -20,6 +20,7 @@ from bridgedesk.db import create_engine_for, database, sync_url
 from bridgedesk.identity import Actor, Role
 from bridgedesk.migrate import upgrade
 from bridgedesk.models import User
+from bridgedesk.settings import get_settings
 from reservations.models import Bridge, Customer, Site
 from reservations.service import booking
 from tests.mail import SmtpServer, smtp_settings
@@ -186,7 +187,7 @@ def make_bridge(db: AsyncSession) -> Factory:
         bridge = Bridge(
             **{
                 "name": f"Bridge {uuid.uuid4().hex[:6]}",
-                "sip_uri": "sip:bridge@127.0.0.1",
+                "sip_uri": "sip:bridge@127.0.0.1:5080",  # sites here use 5060; never a bridge
                 "ports": 24,
                 "adhoc_reserve": 4,
                 **overrides,
@@ -317,3 +318,28 @@ async def client_as(
     yield make
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture
+def set_settings() -> Iterator[Callable[..., None]]:
+    """Change BRIDGEDESK_* settings for one test: `set_settings(pstn_gateway="sip:{number}@gw")`
+    (None unsets one). Everything is restored, and the settings re-read, when the test ends."""
+    saved: dict[str, str | None] = {}
+
+    def apply(**values: str | None) -> None:
+        for name, value in values.items():
+            env = f"BRIDGEDESK_{name.upper()}"
+            saved.setdefault(env, os.environ.get(env))
+            if value is None:
+                os.environ.pop(env, None)
+            else:
+                os.environ[env] = value
+        get_settings.cache_clear()
+
+    yield apply
+    for env, value in saved.items():
+        if value is None:
+            os.environ.pop(env, None)
+        else:
+            os.environ[env] = value
+    get_settings.cache_clear()

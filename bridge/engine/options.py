@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.engine.sip_uri import host_and_port
 from bridgedesk.clock import utcnow
+from bridgedesk.sip_uri import host_and_port
 
 T1 = 0.5
 T2 = 4.0

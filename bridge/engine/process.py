@@ -24,6 +24,7 @@ from bridge.engine.sip import SipEngine
 from bridge.engine.work import OptionsDone, WorkItem, WorkQueue, make_engine, owner_name
 from bridgedesk.clock import utcnow
 from bridgedesk.settings import Settings, get_settings
+from bridgedesk.sip_uri import DialPolicy, UndialableUri
 
 log = logging.getLogger("bridge.engine.process")
 
@@ -62,6 +63,9 @@ class WorkerProcess:
         self.hangups_sent: set[str] = set()
         self.unwritten: list[EngineEvent | OptionsDone] = []
         self.stop = threading.Event()
+        # Sites and probes were checked against the full policy when queued; here only what
+        # the engine alone knows at dial time: the gateway and the denied networks.
+        self.policy = DialPolicy.from_settings(settings)
 
     def run(self) -> int:
         thread = threading.Thread(target=self.engine.run, name="sip-endpoint", daemon=True)
@@ -154,22 +158,44 @@ class WorkerProcess:
         )
         for item in items:
             timeout = item.answer_timeout_seconds or settings.sip_answer_timeout_seconds
+            try:
+                # tel: numbers become the gateway's SIP URI here, at dial time.
+                target = self.policy.dial_uri(item.sip_uri)
+            except UndialableUri as refused:
+                self._refuse(item, refused.detail)
+                continue
             if item.method == "OPTIONS":
                 self.pings[item.key] = self.options.submit(
-                    send_options, item.sip_uri, timeout=timeout, bind_host=settings.sip_bind_host
+                    send_options, target, timeout=timeout, bind_host=settings.sip_bind_host
                 )
                 continue
             self.calls[item.key] = item
             self.engine.place(
                 PlaceCall(
                     item.key,
-                    item.sip_uri,
+                    target,
                     answer_timeout=timeout,
                     hold_seconds=item.hold_seconds,
                     no_media_seconds=settings.no_media_seconds if item.kind == "dial" else 0.0,
                 )
             )
         return len(items)
+
+    def _refuse(self, item: WorkItem, reason: str) -> None:
+        """A URI the dial policy refuses ends its work item with the reason, no INVITE sent;
+        the rest of the batch goes on."""
+        log.warning("not dialing %s: %s", item.key, reason)
+        now = utcnow()
+        if item.method == "OPTIONS":
+            outcome = OptionsOutcome(now, now, None, None, None, "", f"not sent: {reason}")
+            self.events.put(OptionsDone(item.key, outcome))
+            return
+        self.calls[item.key] = item  # freed again when its CallEnded is collected
+        reason_code = "undialable" if item.kind == "dial" else "failed"
+        self.events.put(
+            CallEnded(item.key, now, now, False, None, None, None, None, None, 0.0, 0, None,
+                      reason_code, f"not dialed: {reason}"[:300])
+        )  # fmt: skip
 
     def _drop_lost(self, lost: set[str]) -> None:
         """Work whose claim ran out (this process was cut off from the database for longer

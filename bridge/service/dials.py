@@ -10,14 +10,21 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.engine.sip_uri import sip_uri_problem
 from bridge.models import Dial
 from bridge.service.probes import cause_for_status, check_purpose_and_timeout
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput, NotFound
+from bridgedesk.sip_uri import address_problem
+from reservations.service import registry
 
-# Why a dial ended. "engine_lost": the SIP worker process holding the call died.
-END_REASONS = ("failed", "remote_bye", "no_media", "hangup", "engine_lost")
+# Why a dial ended. "engine_lost": the SIP worker process holding the call died;
+# "undialable": the dial policy refused its URI, so no INVITE went out.
+END_REASONS = ("failed", "remote_bye", "no_media", "hangup", "engine_lost", "undialable")
+UNDIALABLE = "undialable"
+# Sites are refused an undialable address when it is entered, so one met at dial time got past
+# that rule through the provider's side (a gateway removed, a bridge registered on that
+# endpoint, a row written by hand): the provider's fault, never the site's network.
+UNDIALABLE_CAUSE = "technical_support"
 # Why a connected call was lost, as a SPEC §5 cause. The one rule: the engine records it on
 # the dial and the call handling classifies drops by it. A site that hangs up left the meeting
 # it was booked into (client not synchronized); losing the engine process is the provider's
@@ -33,6 +40,8 @@ def end_cause(end_reason: str | None, final_status: int | None) -> str | None:
     """The cause of a dial that ended; None when we hung up ourselves."""
     if end_reason == "hangup":
         return None
+    if end_reason == UNDIALABLE:
+        return UNDIALABLE_CAUSE
     if end_reason in DROP_CAUSES:
         return DROP_CAUSES[end_reason]
     return cause_for_status(final_status).value
@@ -100,11 +109,18 @@ async def request_dial(
     answer_timeout_seconds: float | None = None,
 ) -> DialView:
     """Queue a call to `sip_uri`; it stays up until the far end hangs up, media stops for
-    BRIDGEDESK_NO_MEDIA_SECONDS, or `request_hangup` is called."""
-    problem = sip_uri_problem(sip_uri)
+    BRIDGEDESK_NO_MEDIA_SECONDS, or `request_hangup` is called.
+
+    A URI the dial policy refuses (SPEC §5 "What may be dialed") does not raise: the dial is
+    stored already ended ("undialable", with the reason), so the leg that asked fails with a
+    cause and the launch or supervision pass that asked goes on with the others. Only a value
+    that is no address at all (a caller's bug) raises.
+    """
+    problem = address_problem(sip_uri)
     if problem:
         raise InvalidInput(problem, field="sip_uri")
     check_purpose_and_timeout(purpose, answer_timeout_seconds)
+    refused = (await registry.dial_policy(session)).problem(sip_uri)
     now = utcnow()
     dial = Dial(
         sip_uri=sip_uri,
@@ -116,6 +132,12 @@ async def request_dial(
         updated_at=now,
         rtp_packets_received=0,
     )
+    if refused:
+        dial.status = "ended"
+        dial.ended_at = now
+        dial.end_reason = UNDIALABLE
+        dial.cause = UNDIALABLE_CAUSE
+        dial.detail = f"not dialed: {refused}"[:300]
     session.add(dial)
     await session.flush()
     return dial_view(dial)

@@ -10,11 +10,12 @@ from typing import Literal, get_args
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.engine.sip_uri import sip_uri_problem
 from bridge.models import Probe, ProbeCauseChange, ProbeResult
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, InvalidInput, NotFound
 from bridgedesk.identity import Actor
+from bridgedesk.sip_uri import DialPolicy, address_problem
+from reservations.service import registry
 
 
 class Cause(StrEnum):
@@ -136,7 +137,7 @@ def _view(probe: Probe, result: ProbeResult | None, change: ProbeCauseChange | N
 def _check_request(
     sip_uri: str, method: str, hold_seconds: float, purpose: str, timeout: float | None
 ) -> None:
-    problem = sip_uri_problem(sip_uri)
+    problem = address_problem(sip_uri)
     if problem:
         raise InvalidInput(problem, field="sip_uri")
     if method not in PROBE_METHODS:
@@ -166,9 +167,16 @@ async def request_probe(
     hold_seconds: float = 0.0,
     purpose: str = "api",
     answer_timeout_seconds: float | None = None,
+    provider_bridge: bool = False,
 ) -> ProbeView:
-    """Queue a probe; a SIP worker process takes it once the caller's transaction commits."""
+    """Queue a probe; a SIP worker process takes it once the caller's transaction commits.
+
+    The dial policy refuses what may not be dialed (422); `provider_bridge` is monitoring's
+    ping of a registered bridge, the one caller that may aim at a bridge's own endpoint.
+    """
     _check_request(sip_uri, method, hold_seconds, purpose, answer_timeout_seconds)
+    policy = DialPolicy.from_settings() if provider_bridge else await registry.dial_policy(session)
+    policy.check(sip_uri)
     probe = Probe(
         sip_uri=sip_uri,
         method=method,

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor
+from bridgedesk.sip_uri import DialPolicy
 from certification.models import CertificationRecord, CertificationState
 from certification.service import calls
+from certification.service.recertification import require_recertification
 from certification.service.records import (
     actor_label,
     audit,
@@ -45,10 +47,17 @@ async def update_site(
     if information_complete(site):
         await mark_information_received(session, record, site, actor=who, at=utcnow())
     if "sip_uri" in changed and record.state == CertificationState.CERTIFIED:
-        # The certification proved calls to the old address; the new one is tested the same
-        # day, like an upgrade of the room.
+        # The certification proved calls to the old address, not to the new one.
         record = await lock_record(session, site.id)
-        await calls.start_upgrade(session, record, site, actor=who, note="SIP URI changed")
+        if by.is_provider:
+            # Provider staff moving a site do it as an upgrade they test the same day.
+            await calls.start_upgrade(session, record, site, actor=who, note="SIP URI changed")
+        else:
+            # A customer's new address is unproven: the site goes back to certification
+            # (SPEC §5 "What may be dialed"), bookable with a warning meanwhile.
+            await require_recertification(
+                session, record, utcnow(), actor=who, note="SIP URI changed by the customer"
+            )
     await session.flush()
     return site
 
@@ -103,15 +112,6 @@ def zone_problem(name: str) -> str | None:
     return None if name in known_zones() else f"unknown IANA time zone {name!r}"
 
 
-def sip_uri_problem(uri: str) -> str | None:
-    """The rule `POST /api/v1/sites` applies to SIP and audio URIs."""
-    if not uri.startswith(("sip:", "sips:", "tel:")):
-        return "must be a sip:, sips: or tel: URI"
-    if not 5 <= len(uri) <= 300 or any(c.isspace() for c in uri):
-        return "must be 5 to 300 characters without spaces"
-    return None
-
-
 async def import_sites(
     session: AsyncSession, customer_id: int, content: bytes, *, by: Actor
 ) -> list[Site]:
@@ -127,7 +127,7 @@ async def import_sites(
     existing = set(
         (await session.scalars(select(Site.name).where(Site.customer_id == customer.id))).all()
     )
-    parsed = _parse(text, customer.id, existing)
+    parsed = _parse(text, customer.id, existing, await registry.dial_policy(session))
     if parsed.errors:
         raise ImportRefused(
             f"{len({e.row for e in parsed.errors})} row(s) have errors; nothing was imported.",
@@ -139,7 +139,7 @@ async def import_sites(
     return sites
 
 
-def _parse(text: str, customer_id: int, existing: set[str]) -> _Parsed:
+def _parse(text: str, customer_id: int, existing: set[str], policy: DialPolicy) -> _Parsed:
     result = _Parsed()
     if "\x00" in text:
         result.errors.append(RowError(1, "The file contains NUL characters."))
@@ -169,7 +169,7 @@ def _parse(text: str, customer_id: int, existing: set[str]) -> _Parsed:
             result.errors.append(RowError(line, "more values than columns"))
             continue
         values = {k: (v or "").strip() for k, v in row.items()}
-        errors = _row_errors(line, values)
+        errors = _row_errors(line, values, policy)
         name = values.get("name", "")
         if name and name in existing:
             errors.append(RowError(line, f"the customer already has a site named {name!r}", "name"))
@@ -202,7 +202,7 @@ def _parse(text: str, customer_id: int, existing: set[str]) -> _Parsed:
     return result
 
 
-def _row_errors(line: int, values: dict[str, str]) -> list[RowError]:
+def _row_errors(line: int, values: dict[str, str], policy: DialPolicy) -> list[RowError]:
     errors = []
     for column in REQUIRED_COLUMNS:
         if not values.get(column):
@@ -223,7 +223,7 @@ def _row_errors(line: int, values: dict[str, str]) -> list[RowError]:
     for column in ("sip_uri", "audio_uri"):
         uri = values.get(column)
         if uri:
-            problem = sip_uri_problem(uri)
+            problem = policy.problem(uri)
             if problem:
                 errors.append(RowError(line, problem, column))
     speed = values.get("max_speed_kbps")

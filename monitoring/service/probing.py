@@ -61,7 +61,7 @@ class BridgeProbeClient:
     async def request(self, session: AsyncSession, sip_uri: str) -> int | None:
         try:
             view = await probes.request_probe(
-                session, sip_uri=sip_uri, method="OPTIONS", purpose="uptime"
+                session, sip_uri=sip_uri, method="OPTIONS", purpose="uptime", provider_bridge=True
             )
         except DomainError:
             return None

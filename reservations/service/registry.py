@@ -14,6 +14,7 @@ from bridgedesk.db import MAX_KEY, add_unique
 from bridgedesk.errors import Conflict, Forbidden, NotFound
 from bridgedesk.identity import Actor, Role
 from bridgedesk.settings import get_settings
+from bridgedesk.sip_uri import DialPolicy
 from reservations.models import Bridge, Customer, Site, SiteKind
 
 
@@ -118,10 +119,25 @@ async def list_customers(session: AsyncSession, *, by: Actor) -> Sequence[Custom
 SITE_REGISTRARS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN, Role.SCHEDULER})
 
 
+async def dial_policy(session: AsyncSession) -> DialPolicy:
+    """SPEC §5 "What may be dialed", with the registered bridges as endpoints never called."""
+    own = (await session.scalars(select(Bridge.sip_uri))).all()
+    return DialPolicy.from_settings(own_uris=own)
+
+
+def check_site_addresses(policy: DialPolicy, sip_uri: str | None, audio_uri: str | None) -> None:
+    """A site's video and audio addresses must both be dialable (422 naming the field)."""
+    if sip_uri is not None:
+        policy.check(sip_uri, field_name="sip_uri")
+    if audio_uri is not None:
+        policy.check(audio_uri, field_name="audio_uri")
+
+
 async def create_site(session: AsyncSession, data: SiteData, *, by: Actor) -> Site:
     if by.role not in SITE_REGISTRARS:
         raise Forbidden("Your role may not register sites.")
     customer = await get_customer(session, data.customer_id, by=by)
+    check_site_addresses(await dial_policy(session), data.sip_uri, data.audio_uri)
     site = Site(
         customer_id=customer.id,
         name=data.name,
@@ -224,6 +240,10 @@ async def update_site(
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     site = await get_site(session, site_id, by=by)
+    if changes.get("sip_uri") or changes.get("audio_uri"):
+        check_site_addresses(
+            await dial_policy(session), changes.get("sip_uri"), changes.get("audio_uri")
+        )
     new_name = changes.get("name")
     if new_name is not None and new_name != site.name:
         taken = await session.scalar(
@@ -256,8 +276,8 @@ async def certification_warnings_by_site(
         state = site.certification_state
         if state == "recertification_required":
             warnings[site.id] = (
-                f"{site.name} had network problems during a conference and must be "
-                "re-certified; it may not connect reliably."
+                f"{site.name} must be re-certified (network problems in a conference, or "
+                "a new SIP address); it may not connect reliably."
             )
         elif state == "upgrade_pending":
             warnings[site.id] = f"{site.name} is being upgraded; its certification is pending."
@@ -279,6 +299,9 @@ async def create_sites(session: AsyncSession, data: Sequence[SiteData], *, by: A
         customer_id: await get_customer(session, customer_id, by=by)
         for customer_id in sorted({d.customer_id for d in data})
     }
+    policy = await dial_policy(session)
+    for d in data:
+        check_site_addresses(policy, d.sip_uri, d.audio_uri)
     now = utcnow()
     sites = [
         Site(

@@ -28,7 +28,7 @@ async def test_a_dial_is_queued_with_what_was_asked(db):
 @pytest.mark.parametrize(
     "options, refusal",
     [
-        ({"sip_uri": "tel:+15551234567", "purpose": "launch"}, "Not a SIP URI"),
+        ({"sip_uri": "http://room.example", "purpose": "launch"}, "Not a SIP URI"),
         ({"sip_uri": "sip:room@host\r\nX: y", "purpose": "launch"}, "control characters"),
         ({"sip_uri": "sip:room@10.0.0.7", "purpose": ""}, "purpose"),
         ({"sip_uri": "sip:room@10.0.0.7", "purpose": "x" * 41}, "purpose"),
@@ -70,7 +70,39 @@ async def test_hanging_up_a_dial_no_engine_took_ends_it_at_once(db):
         ("failed", 486, "client_not_synchronized"),
         ("failed", 503, "client_hardware"),
         ("failed", None, "network"),
+        ("undialable", None, "technical_support"),  # got past the rule on the provider's side
     ],
 )
 def test_one_rule_classifies_how_a_dial_ended(end_reason, final_status, cause):
     assert end_cause(end_reason, final_status) == cause
+
+
+@pytest.mark.parametrize(
+    "uri, reason",
+    [
+        ("tel:+15550100", "PSTN_GATEWAY"),
+        ("sip:meta@169.254.169.254", "does not call"),
+        ("sip:site@10.20.0.1:5060", "own bridges"),
+    ],
+)
+async def test_a_dial_the_policy_refuses_ends_at_once_with_a_cause_and_raises_nothing(
+    db, make_bridge, uri, reason
+):
+    await make_bridge(sip_uri="sip:bridge@10.20.0.1")
+    view = await request_dial(db, sip_uri=uri, purpose="launch", leg_id=5)
+    assert (view.status, view.end_reason, view.cause) == (
+        "ended",
+        "undialable",
+        "technical_support",
+    )
+    assert view.detail is not None and reason in view.detail
+    # Nothing is left for an engine to take.
+    queued = (await db.scalars(select(Dial).where(Dial.status == "queued"))).all()
+    assert queued == []
+
+
+async def test_with_a_gateway_a_tel_dial_is_queued_as_the_site_has_it(db, set_settings):
+    set_settings(pstn_gateway="sip:{number}@gw.provider.example")
+    view = await request_dial(db, sip_uri="tel:+15550100", purpose="audio_fallback")
+    # The engine maps it to the gateway when it dials (tests/sip/test_pstn_gateway.py).
+    assert (view.status, view.sip_uri) == ("queued", "tel:+15550100")

@@ -8,10 +8,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.engine.sip_uri import host_and_port, sip_uri_problem
 from bridge.models import Probe, ProbeCauseChange, ProbeResult
-from bridge.service.probes import Cause, cause_for_status
+from bridge.service.probes import Cause, cause_for_status, request_probe
 from bridgedesk.identity import Role
+from bridgedesk.sip_uri import host_and_port, sip_uri_problem
 from tests.bridge.probe_rows import finished_probe
 
 
@@ -126,6 +126,36 @@ async def test_staff_queue_a_probe_and_read_it_back(db, client_as, role):
     read = await client.get(f"/api/v1/probes/{body['id']}")
     assert read.status_code == 200
     assert read.json() == body
+
+
+@pytest.mark.parametrize(
+    "uri, reason",
+    [
+        ("sip:meta@169.254.169.254", "does not call"),
+        ("sip:room@[fe80::1]:5060", "does not call"),
+        ("sip:room@10.20.0.1", "own bridges"),
+        ("tel:+15550100", "PSTN_GATEWAY"),
+    ],
+)
+async def test_a_probe_to_a_target_the_provider_does_not_call_is_422(
+    db, client_as, make_bridge, uri, reason
+):
+    await make_bridge(sip_uri="sip:bridge@10.20.0.1")
+    operator = await client_as(Role.OPERATOR)
+    before = await _probe_tables(db)
+    response = await operator.post("/api/v1/probes", json={"sip_uri": uri})
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+    assert await _probe_tables(db) == before
+
+
+async def test_monitoring_may_still_ping_a_registered_bridge(db, make_bridge):
+    await make_bridge(sip_uri="sip:bridge@10.20.0.1")
+    view = await request_probe(
+        db, sip_uri="sip:bridge@10.20.0.1", method="OPTIONS", purpose="uptime",
+        provider_bridge=True,
+    )  # fmt: skip
+    assert view.status == "queued"
 
 
 @pytest.mark.parametrize("role", [Role.FINANCE, Role.SCHEDULER, Role.BILLING])

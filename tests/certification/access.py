@@ -38,7 +38,7 @@ async def prepare(world: World, request: pytest.FixtureRequest) -> None:
 def request_for(route: tuple[str, str], world: World, caller: User | None) -> dict[str, Any]:
     """A well-formed request for one of this package's routes."""
     if route == ("PATCH", "/api/v1/sites/{site_id}"):
-        return {"json": {"audio_uri": "tel:+15550100"}}
+        return {"json": {"audio_uri": "sip:+15550100@10.0.0.8"}}
     if route == ("POST", "/api/v1/sites/{site_id}/upgrade"):
         return {"json": {"note": "new camera"}}
     if route == ("GET", "/api/v1/certification/stats"):

@@ -59,7 +59,10 @@ async def test_information_completed_later_starts_the_deadline_once(db, make_cus
     with time_machine.travel(datetime(2027, 3, 1, 15, 0, tzinfo=UTC), tick=False):
         patched = await tech.patch(
             f"/api/v1/sites/{site_id}",
-            json={"contacts": [{"name": "Ola", "phone": "+47 555"}], "audio_uri": "tel:+4755"},
+            json={
+                "contacts": [{"name": "Ola", "phone": "+47 555"}],
+                "audio_uri": "sip:+4755@10.0.0.8",
+            },
         )
         assert patched.status_code == 200, patched.text
     with time_machine.travel(datetime(2027, 3, 2, 9, 0, tzinfo=UTC), tick=False):
@@ -72,7 +75,7 @@ async def test_information_completed_later_starts_the_deadline_once(db, make_cus
     assert body["certify_by"] == "2027-03-02T15:00:00Z"
     history = (await tech.get(f"/api/v1/sites/{site_id}/history")).json()["items"]
     fields = [(h["field"], h["before"], h["after"]) for h in history]
-    assert ("audio_uri", None, "tel:+4755") in fields
+    assert ("audio_uri", None, "sip:+4755@10.0.0.8") in fields
     assert ("contacts", "Ola (phone +47 555)", "Kari (phone +47 556)") in fields
     assert [f for f, _, _ in fields].count("info_received_at") == 1
     assert all(h["actor"].startswith("Technician Person") for h in history[1:])
@@ -197,15 +200,20 @@ async def test_schedulers_see_their_sites_history_but_cannot_certify(db, make_cu
     assert [r.field for r in rows] == ["site", "info_received_at", "deadline"]
 
 
-async def test_a_new_sip_uri_on_a_certified_site_must_be_tested_the_same_day(
+async def _certified_site(db, tech, customer_id: int) -> int:
+    site_id = (await tech.post("/api/v1/sites", json=site_body(customer_id))).json()["id"]
+    probe = (await tech.post(f"/api/v1/sites/{site_id}/certification/tests")).json()["probe_id"]
+    await finish_probe(db, probe)
+    assert (await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")).status_code == 200
+    return site_id
+
+
+async def test_a_customers_new_sip_uri_sends_a_certified_site_back_to_certification(
     db, make_customer, client_as
 ):
     customer = await make_customer(timezone="Europe/Oslo")
     tech = await client_as(Role.TECHNICIAN)
-    site_id = (await tech.post("/api/v1/sites", json=site_body(customer.id))).json()["id"]
-    probe = (await tech.post(f"/api/v1/sites/{site_id}/certification/tests")).json()["probe_id"]
-    await finish_probe(db, probe)
-    assert (await tech.post(f"/api/v1/sites/{site_id}/certification/sign-off")).status_code == 200
+    site_id = await _certified_site(db, tech, customer.id)
     scheduler = await client_as(Role.SCHEDULER, customer_id=customer.id)
     # Contacts change nothing for the certification; a new address does.
     contacts = [{"name": "Ola", "phone": "+47 555 0101"}, {"name": "Kari", "email": "k@x.no"}]
@@ -216,13 +224,32 @@ async def test_a_new_sip_uri_on_a_certified_site_must_be_tested_the_same_day(
         moved = await scheduler.patch(
             f"/api/v1/sites/{site_id}", json={"sip_uri": "sip:new-codec@10.0.0.9"}
         )
-        assert moved.json()["certification_state"] == "upgrade_pending"
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["certification_state"] == "recertification_required"
         body = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
-    assert body["certify_by"] == "2027-03-01T23:00:00Z"  # midnight in Oslo (UTC+1)
+        again = await scheduler.get(f"/api/v1/sites/{site_id}")
+    assert body["state"] == "recertification_required"
+    assert body["deadline"] == "2027-03-02T21:30:00Z"  # re-certified within 24 h
+    assert again.json()["certification_state"] == "recertification_required"
     history = (await tech.get(f"/api/v1/sites/{site_id}/history")).json()["items"]
     assert ("sip_uri", "sip:boardroom@127.0.0.1", "sip:new-codec@10.0.0.9") in [
         (h["field"], h["before"], h["after"]) for h in history
     ]
+
+
+async def test_provider_staff_moving_a_certified_site_test_it_the_same_day(
+    db, make_customer, client_as
+):
+    customer = await make_customer(timezone="Europe/Oslo")
+    tech = await client_as(Role.TECHNICIAN)
+    site_id = await _certified_site(db, tech, customer.id)
+    with time_machine.travel(datetime(2027, 3, 1, 21, 30, tzinfo=UTC), tick=False):
+        moved = await tech.patch(
+            f"/api/v1/sites/{site_id}", json={"sip_uri": "sip:new-codec@10.0.0.9"}
+        )
+        assert moved.json()["certification_state"] == "upgrade_pending"
+        body = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
+    assert body["certify_by"] == "2027-03-01T23:00:00Z"  # midnight in Oslo (UTC+1)
 
 
 async def test_bad_site_changes_are_refused_and_change_nothing(db, make_customer, client_as):
@@ -248,13 +275,15 @@ async def test_bad_site_changes_are_refused_and_change_nothing(db, make_customer
 
 
 async def test_a_site_the_bridge_cannot_call_is_a_clear_422_and_changes_nothing(
-    db, make_customer, client_as
+    db, make_customer, client_as, set_settings
 ):
     customer = await make_customer()
     tech = await client_as(Role.TECHNICIAN)
+    set_settings(pstn_gateway="sip:{number}@gw.provider.example")
     site_id = (
         await tech.post("/api/v1/sites", json=site_body(customer.id, sip_uri="tel:+15550100"))
     ).json()["id"]
+    set_settings(pstn_gateway=None)  # the provider drops its gateway: tel: cannot be called
     before = (await tech.get(f"/api/v1/sites/{site_id}/certification")).json()
     refused = await tech.post(f"/api/v1/sites/{site_id}/certification/tests")
     assert refused.status_code == 422, refused.text

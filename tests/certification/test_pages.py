@@ -168,7 +168,7 @@ async def test_contacts_completed_from_the_site_page_start_the_deadline(
         "name": "Boardroom",
         "timezone": "Pacific/Kiritimati",
         "sip_uri": "sip:boardroom@127.0.0.1",
-        "audio_uri": "tel:+686555",
+        "audio_uri": "sip:+686555@10.0.0.8",
         "max_speed_kbps": "768",
         "billing_zone": "PACIFIC",
         "contacts": "Tei | +686 1 | | | tei@example.com\nKai | | 555-PAGE",
@@ -184,7 +184,7 @@ async def test_contacts_completed_from_the_site_page_start_the_deadline(
         {"name": "Tei", "phone": "+686 1", "email": "tei@example.com"},
         {"name": "Kai", "pager": "555-PAGE"},
     ]
-    assert (site.timezone, site.audio_uri) == ("Pacific/Kiritimati", "tel:+686555")
+    assert (site.timezone, site.audio_uri) == ("Pacific/Kiritimati", "sip:+686555@10.0.0.8")
     shown = await scheduler.get(f"/certification/sites/{site.id}")
     assert "information incomplete" not in shown.text
     assert re.search(r"Certify by</th><td[^>]*>\d{4}-\d\d-\d\d", shown.text)

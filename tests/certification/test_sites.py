@@ -32,7 +32,7 @@ def rollout_rows(count: int) -> list[dict[str, str]]:
             "kind": "room" if n % 2 else "external",
             "timezone": "America/Chicago",
             "sip_uri": f"sip:branch{n}@10.0.0.1",
-            "audio_uri": f"tel:+1555000{n:04d}",
+            "audio_uri": f"sip:+1555000{n:04d}@10.0.0.8",
             "max_speed_kbps": "768",
             "billing_zone": "US-CENTRAL",
             "contact_name": f"Tech {n}",
