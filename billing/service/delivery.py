@@ -8,6 +8,7 @@ dedupe key keeps that to one email.
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from sqlalchemy import select
@@ -21,6 +22,16 @@ from bridgedesk.clock import utcnow
 
 DocumentKind = Literal["invoice", "credit_memo"]
 
+# Documents another package sends with each invoice (monitoring's service report for the
+# month), connected by the shell since billing imports no sibling: given the customer's id and
+# the invoice's period (YYYY-MM), the attachments to add.
+InvoiceCompanion = Callable[[AsyncSession, int, str], Awaitable[list[outbox.Attachment]]]
+_companions: list[InvoiceCompanion] = []
+
+
+def register_invoice_companion(companion: InvoiceCompanion) -> None:
+    _companions[:] = [companion]
+
 
 async def queue(session: AsyncSession, kind: DocumentKind, document_id: int) -> None:
     session.add(PendingDelivery(kind=kind, document_id=document_id, created_at=utcnow()))
@@ -33,13 +44,16 @@ async def _invoice_email(session: AsyncSession, invoice_id: int) -> None:
         return
     document = invoice_view(invoice)
     pdf = await asyncio.to_thread(renditions.invoice_pdf, document)
+    attachments = [outbox.Attachment(f"{invoice.number}.pdf", "application/pdf", pdf)]
+    for companion in _companions:
+        attachments.extend(await companion(session, invoice.customer_id, invoice.period))
     await outbox.enqueue_email(
         session,
         topic="invoice_issued",
         to=document["bill_to"],
         template="billing/email/invoice_issued.txt",
-        context={"invoice": document},
-        attachments=[outbox.Attachment(f"{invoice.number}.pdf", "application/pdf", pdf)],
+        context={"invoice": document, "companions": [a.filename for a in attachments[1:]]},
+        attachments=attachments,
         dedupe_key=f"invoice_issued:{invoice.id}",
     )
 

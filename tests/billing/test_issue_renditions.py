@@ -68,11 +68,15 @@ async def test_issuing_emails_the_pdf_to_the_billing_contacts(db, october, clien
     recipients, message = delivered
     assert sorted(recipients) == ["ap@acme.example", "cfo@acme.example"]
     assert invoice["total"] in str(message["Subject"])
-    (attachment,) = list(message.iter_attachments())
+    # The invoice first; then what the shell connects to it (monitoring's service report).
+    attachment, *companions = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == f"{invoice['number']}.pdf"
     text = _pdf_text(attachment.get_content())
     assert invoice["number"] in text and invoice["total"] in text
+    assert [c.get_filename() for c in companions] == [
+        f"service-report-{invoice['customer_id']}-2026-10.pdf"
+    ]
 
 
 async def test_credit_memos_are_their_own_documents_within_what_was_billed(
