@@ -4,10 +4,12 @@ package that owns it, the PDF read back names every commitment, the customer's o
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -19,9 +21,10 @@ from bridgedesk.clock import utcnow
 from bridgedesk.demo import load_demo
 from bridgedesk.identity import Role
 from bridgedesk.models import User
+from certification.models import CertificationSignOff, CertificationTest
 from certification.service import reports
 from monitoring.models import Ticket
-from monitoring.service import callstats, service_report, uptime
+from monitoring.service import callstats, service_report, tickets, uptime
 from reservations.models import Customer
 from reservations.service import confirmation
 
@@ -223,3 +226,118 @@ async def test_it_reaches_the_billing_contacts_with_the_invoice(db, demo, client
     )
     assert "Acme Corporation" in text and month in text
     assert "Also attached" in message.get_body(("plain",)).get_content()
+
+
+# A month built by hand: one customer's confirmations, sign-offs and tickets beside another's.
+
+MARCH = datetime(2031, 3, 1, tzinfo=UTC)
+
+
+async def _at(moment, coroutine_factory):
+    with time_machine.travel(moment, tick=False):
+        return await coroutine_factory()
+
+
+async def test_a_hand_built_month_is_judged_commitment_by_commitment(
+    db, app, make_customer, make_site, make_actor, make_conference
+):
+    mine = await make_customer(timezone="UTC")
+    other = await make_customer(timezone="UTC")
+    room = await make_site(customer=mine)
+    elsewhere = await make_site(customer=other)
+    operator = await make_actor(Role.OPERATOR)
+    scheduler = await make_actor(Role.SCHEDULER, customer_id=mine.id)
+
+    # Confirmations: both booked 2 March 10:00 for the 10th (8 h: due 18:00); one confirmed
+    # at 12:00, the other the next morning.
+    booked = MARCH + timedelta(days=1, hours=10)
+    conferences = []
+    for hour in (9, 14):
+        start = MARCH + timedelta(days=9, hours=hour)
+        conferences.append(
+            await _at(
+                booked,
+                lambda start=start: make_conference(
+                    sites=[room], start=start, end=start + timedelta(hours=1), by=scheduler
+                ),
+            )
+        )
+    await _at(
+        booked + timedelta(hours=2),
+        lambda: confirmation.confirm(db, conferences[0].id, by=operator),
+    )
+    await _at(
+        booked + timedelta(hours=22),
+        lambda: confirmation.confirm(db, conferences[1].id, by=operator),
+    )
+
+    # Sign-offs: two of this customer's in March (one late), one of the other customer's.
+    for site, day, on_time in ((room, 5, True), (room, 20, False), (elsewhere, 10, True)):
+        test = CertificationTest(
+            site_id=site.id,
+            probe_id=1,
+            requested_by="t",
+            requested_at=MARCH,
+            sip_uri=site.sip_uri,
+            outcome="passed",
+        )
+        db.add(test)
+        await db.flush()
+        db.add(
+            CertificationSignOff(
+                site_id=site.id,
+                test_id=test.id,
+                at=MARCH + timedelta(days=day),
+                by="t",
+                deadline_kind="external",
+                deadline=MARCH + timedelta(days=day),
+                on_time=on_time,
+            )
+        )
+    await db.flush()
+
+    # Tickets on the default policy: an SL4 by phone answered in 5 min (10 allowed), an SL3
+    # by phone in an hour (15 min allowed), routine SL1 mail in 2 hours (24 h for email).
+    for severity, channel, reported, answered in (
+        ("SL4", "phone", MARCH + timedelta(days=3, hours=9), timedelta(minutes=5)),
+        ("SL3", "phone", MARCH + timedelta(days=3, hours=10), timedelta(hours=1)),
+        ("SL1", "email", MARCH + timedelta(days=3, hours=11), timedelta(hours=2)),
+    ):
+        ticket = await _at(
+            reported,
+            lambda severity=severity, channel=channel: tickets.open_ticket(
+                db,
+                tickets.NewTicket(mine.id, severity, "Down", "Bridge down", channel),
+                by=operator,
+            ),
+        )
+        await _at(
+            reported + answered,
+            lambda ticket=ticket: tickets.respond(
+                db, ticket.id, note=None, severity=None, by=operator
+            ),
+        )
+
+    report = await service_report.build(
+        db, mine.id, "2031-03", by=operator, now=MARCH + timedelta(days=33)
+    )
+
+    found = _by_key(report)
+    shown = {key: (found[key].value, found[key].met, found[key].evidence[0]) for key in found}
+    assert shown["confirmation_deadlines"] == (
+        "50.00 %",
+        False,
+        "1 of 2 bookings confirmed by their deadline",
+    )
+    assert shown["certification_deadlines"] == ("50.00 %", False, "1 of 2 sites certified in time")
+    assert shown["desk_response"] == ("66.67 %", False, "2 of 3 tickets in time")
+    assert found["desk_response"].evidence[1:] == ["SL1: 1 of 1", "SL3: 0 of 1", "SL4: 1 of 1"]
+    assert shown["desk_email"] == ("100.00 %", True, "1 of 1 tickets in time")
+    # None was resolved, and each resolution time (24 h at most) had passed by April.
+    assert shown["desk_resolution"] == ("0.00 %", False, "0 of 3 tickets in time")
+    assert report.missed == [
+        "confirmation_deadlines",
+        "certification_deadlines",
+        "desk_response",
+        "desk_resolution",
+    ]
