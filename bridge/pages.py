@@ -39,6 +39,7 @@ async def _panel(db: Db, directory: ConferenceDirectory) -> dict[str, Any]:
         # The problem-call checklists (bridge/_procedure_checklist.html), by incident.
         "procedures": await procedure.procedures_for(db, incident_ids),
         "outcomes": procedure.OUTCOME_LABELS,
+        "attempt_labels": procedure.ATTEMPT_LABELS,
         "now": now,
         "seconds_left": lambda deadline: _seconds_left(deadline, now),
         "poll_seconds": POLL_SECONDS,

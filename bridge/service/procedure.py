@@ -50,6 +50,11 @@ OUTCOME_LABELS: dict[str, str] = {
 }
 # What the bridge records when it works a step itself (the contact-chain email).
 AUTOMATIC_OUTCOMES = ("emailed", "unreachable")
+ATTEMPT_LABELS: dict[str, str] = {
+    **OUTCOME_LABELS,
+    "emailed": "Emailed",
+    "unreachable": "No email address",
+}
 AUTOMATIC = "automatic"
 # More steps than any conference has people to ask; bounds the position in a path.
 MAX_STEPS = 1000

@@ -20,6 +20,7 @@ from tests.bridge.test_recovery import (  # noqa: F401 (fixtures)
     recovery_settings,
     run,
 )
+from tests.reservations.browsing import csrf_of
 
 DROPPED_AT = T0 + timedelta(minutes=10)
 
@@ -175,3 +176,36 @@ def test_the_plan_keeps_the_chain_indexes_of_drop_recovery(contacts):
     planned = procedure.plan_steps(site, booked, [], [])
     by_index = {s.chain_index: s.contact for s in planned if s.chain_index is not None}
     assert [by_index[i] for i in range(len(chain))] == chain
+
+
+async def test_the_live_panel_shows_the_checklist_and_a_click_records_the_outcome(
+    db,
+    conference,  # noqa: F811
+    sign_in,
+    make_user,
+):
+    incident_id = await _site_past_its_window(db, conference)
+    page = await sign_in(await make_user(Role.TECHNICIAN, name="Tina Tech"))
+
+    live = await page.get("/live")
+    assert live.status_code == 200
+    assert f'data-incident="{incident_id}"' in live.text
+    assert live.text.count('data-testid="procedure-step"') == 7
+    assert "Emailed (automatic): email to tess@customer.example" in live.text
+
+    clicked = await page.post(
+        f"/live/incidents/{incident_id}/procedure/steps/2",
+        data={"outcome": "voicemail_left", "csrf_token": csrf_of(live)},
+    )
+
+    assert clicked.status_code == 303
+    assert clicked.headers["location"] == f"/live#procedure-{incident_id}"
+    view = await procedure.get_procedure(db, incident_id)
+    assert [(a.outcome, a.made_by) for a in view.steps[1].attempts if not a.automatic] == [
+        ("voicemail_left", "Tina Tech")
+    ]
+    refused = await page.post(
+        f"/live/incidents/{incident_id}/procedure/steps/2",
+        data={"outcome": "emailed", "csrf_token": csrf_of(live)},
+    )
+    assert refused.status_code == 422
