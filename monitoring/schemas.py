@@ -151,6 +151,8 @@ class CallStatsOut(BaseModel):
     restored_pct: float | None
     restored_target_pct: float
     restored_met: bool | None
+    drops_past_window: int
+    drops_with_audio_link: int
     adhoc: TurnaroundOut | None
     add_site: TurnaroundOut | None
 

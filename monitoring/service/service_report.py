@@ -179,6 +179,21 @@ def _calls(stats: CallStats) -> list[Commitment]:
             ],
         ),
         Commitment(
+            key="drops_audio_link",
+            description="Dropped sites that could not be reconnected within the 5-minute "
+            "window given an audio link in the meeting",
+            target="every one",
+            value=_pct(callstats.pct(stats.drops_with_audio_link, stats.drops_past_window)),
+            figure=callstats.pct(stats.drops_with_audio_link, stats.drops_past_window),
+            met=None
+            if stats.drops_past_window == 0
+            else stats.drops_with_audio_link == stats.drops_past_window,
+            evidence=[
+                f"{stats.drops_with_audio_link} of {stats.drops_past_window} sites not back "
+                "within 5 minutes given an audio link"
+            ],
+        ),
+        Commitment(
             key="failed_calls",
             description="Calls that fail, by cause",
             target=f"< {stats.failure_target_pct} %",

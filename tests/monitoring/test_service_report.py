@@ -35,6 +35,7 @@ EVERY_COMMITMENT = [
     "adhoc_turnaround",
     "add_site_turnaround",
     "recovery",
+    "drops_audio_link",
     "failed_calls",
     "on_time_launch",
     "certification_deadlines",
