@@ -8,6 +8,7 @@ dedupe key keeps that to one email.
 """
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -19,6 +20,8 @@ from billing.service import renditions
 from billing.service.views import invoice_view, memo_view
 from bridgedesk import outbox
 from bridgedesk.clock import utcnow
+
+log = logging.getLogger(__name__)
 
 DocumentKind = Literal["invoice", "credit_memo"]
 
@@ -46,7 +49,15 @@ async def _invoice_email(session: AsyncSession, invoice_id: int) -> None:
     pdf = await asyncio.to_thread(renditions.invoice_pdf, document)
     attachments = [outbox.Attachment(f"{invoice.number}.pdf", "application/pdf", pdf)]
     for companion in _companions:
-        attachments.extend(await companion(session, invoice.customer_id, invoice.period))
+        # A companion that fails (say, a month it cannot report) must not hold the invoice
+        # back: the invoice goes without it and the failure is logged.
+        try:
+            async with session.begin_nested():
+                attachments.extend(await companion(session, invoice.customer_id, invoice.period))
+        except Exception:
+            log.exception(
+                "invoice %s: a companion document failed; sent without it", invoice.number
+            )
     await outbox.enqueue_email(
         session,
         topic="invoice_issued",

@@ -77,7 +77,8 @@ def _pct(value: Decimal | None) -> str | None:
 
 def _uptime(report: uptime.UptimeReport) -> Commitment:
     evidence = [
-        f"{report.eligible_minutes} eligible minutes ({report.minutes_in_month} in the month "
+        f"month in {report.timezone}: {report.eligible_minutes} eligible minutes "
+        f"({report.minutes_in_month} in the month "
         f"less {report.excluded_minutes} excluded); {report.downtime_minutes} minutes down; "
         f"{report.budget_left_minutes} minutes of the month's budget left; "
         f"{report.unmonitored_minutes} minutes unmonitored (not counted)"
