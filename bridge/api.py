@@ -11,14 +11,18 @@ from bridge.schemas import (
     CauseIn,
     ConferenceId,
     ConferenceLegsOut,
+    IncidentId,
     LaunchOut,
     LegOut,
     ProbeId,
     ProbeIn,
     ProbeOut,
+    ProcedureAttemptIn,
+    ProcedureOut,
+    StepPosition,
     StoredOut,
 )
-from bridge.service import cdrs, legs, probes
+from bridge.service import cdrs, legs, probes, procedure
 from bridgedesk.auth import CurrentActor, require_role
 from bridgedesk.db import MAX_KEY, Db
 from bridgedesk.identity import Actor, Role
@@ -111,3 +115,30 @@ async def list_call_records(
         offset=offset,
     )
     return CallRecordsOut(items=[CallRecordOut.from_model(r) for r in records])
+
+
+# The problem-call procedure of an incident that outlived its recovery window.
+
+# The desk staff who work running calls (the live page's watchers).
+ProcedureWorker = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN)]
+
+
+@router.get("/incidents/{incident_id}/procedure")
+async def read_procedure(incident_id: IncidentId, db: Db, actor: ProcedureWorker) -> ProcedureOut:
+    """The ordered steps with their contacts and every attempt so far (automatic ones too)."""
+    return ProcedureOut.from_model(await procedure.get_procedure(db, incident_id))
+
+
+@router.post("/incidents/{incident_id}/procedure/steps/{position}/attempts", status_code=201)
+async def record_procedure_attempt(
+    incident_id: IncidentId,
+    position: StepPosition,
+    body: ProcedureAttemptIn,
+    db: Db,
+    actor: ProcedureWorker,
+) -> ProcedureOut:
+    """One call made for one step and its outcome; answers the whole procedure."""
+    view = await procedure.record_attempt(
+        db, incident_id, position, outcome=body.outcome, note=body.note, by=actor
+    )
+    return ProcedureOut.from_model(view)

@@ -259,3 +259,52 @@ class CallRecord(Base):
     # "bridge" (written when a leg's connection ended) or "import" (an external MCU's)
     source: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# The problem-call procedure (SPEC §6 "Problem calls"): what the desk does once a site could
+# not be brought back within the recovery window.
+
+
+class ProcedureStep(Base):
+    """One step of an incident's problem-call procedure, with its contact as it stood when the
+    procedure opened (a later edit of the site's contacts does not rewrite what was done)."""
+
+    __tablename__ = "bridge_procedure_steps"
+    __table_args__ = (UniqueConstraint("incident_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("bridge_incidents.id"), index=True)
+    # 1, 2, ... in the order the seed lists them.
+    position: Mapped[int] = mapped_column(Integer)
+    # site_contact | scheduler | troubled_room | connected_room | other_site_contact |
+    # primary_contact
+    kind: Mapped[str] = mapped_column(String(30))
+    purpose: Mapped[str] = mapped_column(String(200))
+    # The index of this step in the automatic contact chain (emails), when it is one of it.
+    chain_index: Mapped[int | None] = mapped_column(Integer)
+    site_id: Mapped[int | None] = mapped_column(Integer)
+    contact_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(300))
+    pager: Mapped[str | None] = mapped_column(String(100))
+    mobile: Mapped[str | None] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcedureAttempt(Base):
+    """One try at one step and how it went; the automatic emails are attempts too."""
+
+    __tablename__ = "bridge_procedure_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("bridge_procedure_steps.id"), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("bridge_incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # reached | voicemail_left | receptionist_paged | pager | mobile | no_answer (by a person);
+    # emailed | unreachable (automatic).
+    outcome: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    made_by_id: Mapped[int | None] = mapped_column(ForeignKey("bridgedesk_users.id"))
+    # The person's name, or "automatic" for what the bridge sent itself.
+    made_by: Mapped[str] = mapped_column(String(200))
+    outbox_message_id: Mapped[int | None] = mapped_column(Integer)

@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bridge.service.probes import (
@@ -11,6 +12,7 @@ from bridge.service.probes import (
     MAX_NOTE_LENGTH,
     Cause,
 )
+from bridge.service.procedure import MAX_STEPS, Outcome
 from bridgedesk.schemas import FromRow, Id
 from bridgedesk.sip_uri import MAX_SIP_URI_LENGTH, address_problem
 
@@ -163,3 +165,49 @@ class CallRecordsIn(BaseModel):
 
 class StoredOut(BaseModel):
     stored: int
+
+
+# The problem-call procedure.
+
+IncidentId = Id
+StepPosition = Annotated[int, Ge(1), Le(MAX_STEPS)]
+
+
+class ProcedureAttemptIn(BaseModel):
+    outcome: Outcome
+    note: str = Field("", max_length=500)
+
+
+class ProcedureAttemptOut(FromRow):
+    at: datetime
+    outcome: str
+    note: str
+    made_by: str
+    automatic: bool
+
+
+class ProcedureStepOut(FromRow):
+    position: int
+    kind: str
+    purpose: str
+    contact_name: str
+    email: str | None
+    phone: str | None
+    pager: str | None
+    mobile: str | None
+    site_id: int | None
+    reached: bool
+    tried: bool
+    attempts: list[ProcedureAttemptOut]
+
+
+class ProcedureOut(FromRow):
+    incident_id: int
+    conference_id: int
+    site_id: int
+    opened_at: datetime
+    closed: bool
+    reached: bool
+    # The first step nobody has worked yet (None once someone was reached).
+    current: int | None
+    steps: list[ProcedureStepOut]

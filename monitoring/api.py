@@ -3,7 +3,9 @@
 from dataclasses import asdict
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import CurrentActor
@@ -29,6 +31,7 @@ from monitoring.schemas import (
     ReportIntervalOut,
     ResolveIn,
     RespondIn,
+    ServiceReportOut,
     TargetOut,
     TicketDetailOut,
     TicketEventOut,
@@ -42,7 +45,15 @@ from monitoring.schemas import (
     WindowOut,
     WindowPatch,
 )
-from monitoring.service import callstats, maintenance, sla, tickets, uptime
+from monitoring.service import (
+    callstats,
+    maintenance,
+    report_renditions,
+    service_report,
+    sla,
+    tickets,
+    uptime,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 
@@ -250,3 +261,35 @@ async def assign_policy(
 ) -> PolicyAssignedOut:
     policy_id = await sla.assign_policy(db, customer_id, body.policy_id, by=actor)
     return PolicyAssignedOut(customer_id=customer_id, policy_id=policy_id)
+
+
+# The monthly service report: every commitment with its target, value and evidence.
+
+
+@router.get("/customers/{customer_id}/service-report")
+async def read_service_report(
+    customer_id: Id, db: Db, actor: CurrentActor, month: MonthText
+) -> ServiceReportOut:
+    return ServiceReportOut.from_model(await service_report.build(db, customer_id, month, by=actor))
+
+
+@router.get("/customers/{customer_id}/service-report.html", response_class=HTMLResponse)
+async def service_report_html(
+    customer_id: Id, db: Db, actor: CurrentActor, month: MonthText
+) -> HTMLResponse:
+    report = await service_report.build(db, customer_id, month, by=actor)
+    return HTMLResponse(report_renditions.report_html(report))
+
+
+@router.get("/customers/{customer_id}/service-report.pdf", response_class=Response)
+async def service_report_pdf(
+    customer_id: Id, db: Db, actor: CurrentActor, month: MonthText
+) -> Response:
+    report = await service_report.build(db, customer_id, month, by=actor)
+    pdf = await to_thread.run_sync(report_renditions.report_pdf, report)
+    name = report_renditions.report_filename(report)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )

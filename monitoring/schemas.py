@@ -2,6 +2,7 @@
 statistics, tickets and SLA policies."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -150,6 +151,8 @@ class CallStatsOut(BaseModel):
     restored_pct: float | None
     restored_target_pct: float
     restored_met: bool | None
+    drops_past_window: int
+    drops_with_audio_link: int
     adhoc: TurnaroundOut | None
     add_site: TurnaroundOut | None
 
@@ -271,3 +274,27 @@ class PolicyAssignIn(Strict):
 class PolicyAssignedOut(BaseModel):
     customer_id: int
     policy_id: int
+
+
+class CommitmentOut(FromRow):
+    """One promise of the service description, measured for the month."""
+
+    key: str
+    description: str
+    target: str
+    value: str | None
+    # The number behind `value` (a percentage), None when nothing happened to measure.
+    figure: Decimal | None
+    met: bool | None
+    # The intervals and events behind the figure, so the customer can recompute it.
+    evidence: list[str]
+
+
+class ServiceReportOut(FromRow):
+    customer_id: int
+    customer_name: str
+    month: str
+    timezone: str
+    generated_at: datetime
+    missed: list[str]
+    commitments: list[CommitmentOut]

@@ -8,6 +8,8 @@ dedupe key keeps that to one email.
 """
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from sqlalchemy import select
@@ -19,7 +21,19 @@ from billing.service.views import invoice_view, memo_view
 from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 
+log = logging.getLogger(__name__)
+
 DocumentKind = Literal["invoice", "credit_memo"]
+
+# Documents another package sends with each invoice (monitoring's service report for the
+# month), connected by the shell since billing imports no sibling: given the customer's id and
+# the invoice's period (YYYY-MM), the attachments to add.
+InvoiceCompanion = Callable[[AsyncSession, int, str], Awaitable[list[outbox.Attachment]]]
+_companions: list[InvoiceCompanion] = []
+
+
+def register_invoice_companion(companion: InvoiceCompanion) -> None:
+    _companions[:] = [companion]
 
 
 async def queue(session: AsyncSession, kind: DocumentKind, document_id: int) -> None:
@@ -33,13 +47,24 @@ async def _invoice_email(session: AsyncSession, invoice_id: int) -> None:
         return
     document = invoice_view(invoice)
     pdf = await asyncio.to_thread(renditions.invoice_pdf, document)
+    attachments = [outbox.Attachment(f"{invoice.number}.pdf", "application/pdf", pdf)]
+    for companion in _companions:
+        # A companion that fails (say, a month it cannot report) must not hold the invoice
+        # back: the invoice goes without it and the failure is logged.
+        try:
+            async with session.begin_nested():
+                attachments.extend(await companion(session, invoice.customer_id, invoice.period))
+        except Exception:
+            log.exception(
+                "invoice %s: a companion document failed; sent without it", invoice.number
+            )
     await outbox.enqueue_email(
         session,
         topic="invoice_issued",
         to=document["bill_to"],
         template="billing/email/invoice_issued.txt",
-        context={"invoice": document},
-        attachments=[outbox.Attachment(f"{invoice.number}.pdf", "application/pdf", pdf)],
+        context={"invoice": document, "companions": [a.filename for a in attachments[1:]]},
+        attachments=attachments,
         dedupe_key=f"invoice_issued:{invoice.id}",
     )
 

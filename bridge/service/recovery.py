@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.models import Incident, Launch, Leg
-from bridge.service import bookings, dials
+from bridge.service import bookings, dials, procedure
 from bridge.service.bookings import ConferenceRef, Contact, SiteRef
 from bridge.service.dials import DialView, end_cause
 from bridge.service.leg_states import (
@@ -290,6 +290,15 @@ async def _escalate(state: SupervisionPass, leg: Leg) -> None:
             await record_event(
                 state, incident.id, "no_fallback", "the site has no audio fallback URI"
             )
+        # Past the window the desk's problem-call procedure opens (SPEC §6).
+        await procedure.open_procedure(
+            state.session,
+            incident,
+            site=state.sites.get(leg.site_id),
+            conference=state.conferences.get(leg.conference_id),
+            sites=state.sites,
+            now=state.now,
+        )
     await _notify_contacts(state, leg, incident)
 
 
@@ -361,6 +370,15 @@ async def _notify_contacts(state: SupervisionPass, leg: Leg, incident: Incident)
             incident.id,
             "contact_notified" if message else "contact_unreachable",
             f"step {step + 1}: {role} {contact.name}".strip(),
+            recipient=contact.email or reachable,
+            outbox_message_id=message.id if message else None,
+        )
+        await procedure.record_automatic(
+            state.session,
+            incident.id,
+            step,
+            emailed=message is not None,
+            at=state.now,
             recipient=contact.email or reachable,
             outbox_message_id=message.id if message else None,
         )

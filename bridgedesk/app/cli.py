@@ -5,6 +5,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from bridgedesk.app import figures
 from bridgedesk.settings import get_settings
 
 
@@ -164,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The figures one package hands another (e.g. the service report sent with an invoice)
+    # are connected in every process that may run their jobs: serve, worker, commands.
+    figures.install()
     return int(args.run(args))
 
 

@@ -19,6 +19,7 @@ from certification.service.records import (
     current_deadline,
     ensure_records,
 )
+from reservations.models import Site
 
 
 async def warn_before_deadlines(session: AsyncSession) -> int:
@@ -78,16 +79,26 @@ def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-async def monthly_figure(session: AsyncSession, month: str) -> MonthlyFigure:
-    """Sign-offs in the month (the reporting time zone's) and how many met their deadline."""
+async def _sign_offs(
+    session: AsyncSession, month: str, customer_id: int | None
+) -> list[CertificationSignOff]:
     start, end = month_bounds(month, ZoneInfo(get_settings().reporting_timezone))
-    sign_offs = (
-        await session.scalars(
-            select(CertificationSignOff).where(
-                CertificationSignOff.at >= start, CertificationSignOff.at < end
-            )
+    query = select(CertificationSignOff).where(
+        CertificationSignOff.at >= start, CertificationSignOff.at < end
+    )
+    if customer_id is not None:
+        query = query.join(Site, Site.id == CertificationSignOff.site_id).where(
+            Site.customer_id == customer_id
         )
-    ).all()
+    return list((await session.scalars(query.order_by(CertificationSignOff.at))).all())
+
+
+async def monthly_figure(
+    session: AsyncSession, month: str, *, customer_id: int | None = None
+) -> MonthlyFigure:
+    """Sign-offs in the month (the reporting time zone's) and how many met their deadline;
+    one customer's sites only when `customer_id` is given (its service report)."""
+    sign_offs = await _sign_offs(session, month, customer_id)
     on_time = sum(1 for s in sign_offs if s.on_time)
     return MonthlyFigure(
         month=month,
@@ -96,3 +107,24 @@ async def monthly_figure(session: AsyncSession, month: str) -> MonthlyFigure:
         late=len(sign_offs) - on_time,
         share_on_time=on_time / len(sign_offs) if sign_offs else None,
     )
+
+
+@dataclass(frozen=True)
+class SignOffFact:
+    """One certification granted, as a customer's report lists it."""
+
+    site_id: int
+    at: datetime
+    deadline_kind: str | None
+    deadline: datetime | None
+    on_time: bool
+
+
+async def monthly_sign_offs(
+    session: AsyncSession, month: str, *, customer_id: int
+) -> list[SignOffFact]:
+    """The sign-offs behind `monthly_figure` for one customer, so it can be recomputed."""
+    return [
+        SignOffFact(s.site_id, s.at, s.deadline_kind, s.deadline, s.on_time)
+        for s in await _sign_offs(session, month, customer_id)
+    ]

@@ -21,7 +21,7 @@ from bridgedesk.web import render
 from monitoring.models import COMPONENTS
 from monitoring.pages import tickets as ticket_pages
 from monitoring.pages.charts import Bar, bar_chart
-from monitoring.service import dashboard, metrics, uptime
+from monitoring.service import dashboard, metrics, service_report, uptime
 from monitoring.service.callstats import FAILED_CALLS_TARGET_PCT, ON_TIME_TARGET_PCT
 
 router = APIRouter(include_in_schema=False)
@@ -180,3 +180,25 @@ async def metrics_page(request: Request, db: Db) -> Response:
                 error.detail + "\n", status_code=error.status_code, media_type="text/plain"
             )
     return Response(await metrics.exposition(db), media_type=PROMETHEUS_TEXT)
+
+
+@router.get("/customers/{customer_id:int}/service-report")
+async def service_report_page(
+    request: Request,
+    customer_id: int,
+    db: Db,
+    actor: CurrentActor,
+    month: Annotated[str, Query(max_length=7)] = "",
+) -> Response:
+    """A customer's month of commitments, for its own users and for staff; last month unless
+    another is chosen."""
+    if not month:
+        local = utcnow()
+        year, number = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
+        month = f"{year:04d}-{number:02d}"
+    report = await service_report.build(db, customer_id, month, by=actor)
+    year, number = uptime.parse_month(report.month)
+    previous = f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
+    following = f"{year + 1:04d}-01" if number == 12 else f"{year:04d}-{number + 1:02d}"
+    context = {"report": report, "previous": previous, "following": following}
+    return render(request, "monitoring/service_report_page.html", context, actor=actor)

@@ -76,6 +76,8 @@ class IncidentLike(Protocol):
     def began_at(self) -> datetime: ...
     @property
     def restored_at(self) -> datetime | None: ...
+    @property
+    def audio_fallback_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,10 @@ class CallStats:
     restored_pct: Decimal | None = None
     restored_target_pct: Decimal = RESTORED_TARGET_PCT
     restored_met: bool | None = None
+    # "If hardware or network makes reconnecting impossible, an audio link is added": the
+    # drops not restored within the window, and how many of them got their audio link.
+    drops_past_window: int = 0
+    drops_with_audio_link: int = 0
     adhoc: Turnaround | None = None
     add_site: Turnaround | None = None
 
@@ -209,6 +215,14 @@ def call_statistics(
     stats.restored_pct = pct(restored, stats.recovery_events)
     if stats.restored_pct is not None:
         stats.restored_met = stats.restored_pct >= RESTORED_TARGET_PCT
+
+    past_window = [
+        i
+        for i in incidents
+        if i.restored_at is None or i.restored_at - i.began_at >= RESTORE_WINDOW
+    ]
+    stats.drops_past_window = len(past_window)
+    stats.drops_with_audio_link = sum(1 for i in past_window if i.audio_fallback_at is not None)
 
     launch_by_conference = {launch.conference_id: launch for launch in launches}
     adhoc_pairs = []

@@ -14,10 +14,10 @@ from bridgedesk.identity import Actor
 from bridgedesk.models import OutboxMessage
 from monitoring.models import COMPONENTS, MaintenanceWindow, ProbeTarget
 from monitoring.service import breaches, uptime
-from monitoring.service.callstats import CauseCount, call_statistics, pct
+from monitoring.service.callstats import CauseCount, call_statistics
 from monitoring.service.intervals import Interval
 from monitoring.service.sla import SEVERITIES
-from reservations.service import queries
+from reservations.service import confirmation
 
 # "99 % of bookings confirmed by their deadline" is the share the monthly report shows; the
 # deadline itself is the commitment, so the chart's target is all of them.
@@ -67,29 +67,11 @@ async def confirmation_share(
     session: AsyncSession, span: Interval, now: datetime, *, by: Actor
 ) -> float | None:
     """Of bookings whose confirmation deadline fell in the span and has passed (or that were
-    confirmed), the share confirmed by it."""
-    found, _ = await queries.list_conferences(
-        session,
-        queries.ConferenceFilter(
-            ends_after=span.start - timedelta(days=1),
-            starts_before=span.end + timedelta(days=800),
-            limit=100_000,
-        ),
-        by=by,
+    confirmed), the share confirmed by it: reservations' figure."""
+    figure = await confirmation.confirmation_figure(
+        session, start=span.start, end=span.end, now=now
     )
-    judged = met = 0
-    for c in found:
-        due = c.confirmation_due
-        if due is None or not span.start <= due < span.end:
-            continue
-        if c.confirmed_at is None and due > now:
-            continue  # still open, not yet judged
-        if c.status == "cancelled" and c.confirmed_at is None:
-            continue
-        judged += 1
-        met += c.confirmed_at is not None and c.confirmed_at <= due
-    share = pct(met, judged)
-    return float(share) if share is not None else None
+    return float(figure.share_pct) if figure.share_pct is not None else None
 
 
 async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboard:

@@ -60,6 +60,8 @@ async def start_adhoc(request: Request, db: Db, actor: CurrentActor) -> Response
                 leader_name=form.leader_name,
                 sites=form.sites(),
                 length=form.length(),
+                # Asked for "on the fly" on the web page: the 15-minute window (SPEC §1).
+                on_the_fly=True,
                 by=actor,
             )
     except (Conflict, InvalidInput) as refusal:

@@ -1,7 +1,9 @@
 """Confirming bookings against the published deadlines, and flagging the ones that slip."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,3 +117,54 @@ async def flag_overdue_confirmations(session: AsyncSession) -> int:
         )
     await session.flush()
     return len(overdue)
+
+
+@dataclass(frozen=True)
+class ConfirmationFact:
+    """One booking judged against its confirmation deadline."""
+
+    number: str
+    due: datetime
+    confirmed_at: datetime | None
+    met: bool
+
+
+@dataclass(frozen=True)
+class ConfirmationFigure:
+    judged: int
+    met: int
+    share_pct: Decimal | None
+    bookings: list[ConfirmationFact]
+
+
+async def confirmation_figure(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    customer_id: int | None = None,
+) -> ConfirmationFigure:
+    """Of bookings whose confirmation deadline fell in [start, end) and has passed (or that
+    were confirmed), how many were confirmed by it; an unconfirmed cancelled one is not
+    judged, nor one whose deadline is still ahead."""
+    query = select(Conference).where(
+        Conference.confirmation_due >= start, Conference.confirmation_due < end
+    )
+    if customer_id is not None:
+        query = query.where(Conference.customer_id == customer_id)
+    facts: list[ConfirmationFact] = []
+    for c in await session.scalars(query.order_by(Conference.confirmation_due, Conference.id)):
+        due = c.confirmation_due
+        assert due is not None
+        if c.confirmed_at is None and (due > now or c.status == ConferenceStatus.CANCELLED):
+            continue
+        met = c.confirmed_at is not None and c.confirmed_at <= due
+        facts.append(ConfirmationFact(c.number or "", due, c.confirmed_at, met))
+    met_count = sum(1 for f in facts if f.met)
+    share = (
+        (Decimal(met_count) * 100 / Decimal(len(facts))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        if facts
+        else None
+    )
+    return ConfirmationFigure(len(facts), met_count, share, facts)

@@ -68,11 +68,15 @@ async def test_issuing_emails_the_pdf_to_the_billing_contacts(db, october, clien
     recipients, message = delivered
     assert sorted(recipients) == ["ap@acme.example", "cfo@acme.example"]
     assert invoice["total"] in str(message["Subject"])
-    (attachment,) = list(message.iter_attachments())
+    # The invoice first; then what the shell connects to it (monitoring's service report).
+    attachment, *companions = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == f"{invoice['number']}.pdf"
     text = _pdf_text(attachment.get_content())
     assert invoice["number"] in text and invoice["total"] in text
+    assert [c.get_filename() for c in companions] == [
+        f"service-report-{invoice['customer_id']}-2026-10.pdf"
+    ]
 
 
 async def test_credit_memos_are_their_own_documents_within_what_was_billed(
@@ -173,3 +177,22 @@ async def test_the_next_invoice_cover_lists_credit_memos(
     assert (await finance.post(f"/api/v1/invoices/{next_id}/issue")).status_code == 200
     memo_now = (await finance.get(f"/api/v1/credit-memos/{memo['id']}")).json()
     assert memo_now["shown_on_invoice_id"] == next_id
+
+
+async def test_a_failing_companion_never_holds_the_invoice_back(
+    db, october, client_as, smtp_server, monkeypatch
+):
+    from billing.service import delivery
+
+    async def broken(session, customer_id, period):
+        raise RuntimeError("no report for this month")
+
+    monkeypatch.setattr(delivery, "_companions", [broken])
+    finance = await client_as(Role.FINANCE)
+    invoice = await _issued(finance, october["customer"].id)
+    assert await deliver_issued_documents_job() == 1
+    assert await outbox.send_due() == 1
+    (delivered,) = smtp_server.mailbox.with_subject(invoice["number"])
+    assert [a.get_filename() for a in delivered[1].iter_attachments()] == [
+        f"{invoice['number']}.pdf"
+    ]

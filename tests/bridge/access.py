@@ -19,6 +19,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/conferences/{conference_id}/legs"): Rule(EVERYONE, tenant=True),
     ("GET", "/api/v1/cdrs"): Rule(EVERYONE),
     ("POST", "/api/v1/cdrs"): Rule(STAFF),
+    # -- the problem-call procedure: the desk staff who work running calls --
+    ("GET", "/api/v1/incidents/{incident_id}/procedure"): Rule(PROBE_RUNNERS),
+    ("POST", "/api/v1/incidents/{incident_id}/procedure/steps/{position}/attempts"): Rule(
+        PROBE_RUNNERS
+    ),
 }
 
 
@@ -28,9 +33,14 @@ async def prepare(world: World, request: pytest.FixtureRequest) -> None:
     from tests.bridge.probe_rows import finished_probe
 
     world.ids["probe_id"] = await finished_probe(request.getfixturevalue("db"))
-    # -- call records: a conference of A held yesterday, for importing its records --
-    from tests.bridge.calls import held_conference
+    from tests.bridge.calls import held_conference, incident_with_procedure
 
+    # -- an incident past its window, its procedure open --
+    world.ids["incident_id"] = await incident_with_procedure(
+        request.getfixturevalue("db"), world.conference_id, world.site_id
+    )
+    world.ids["position"] = 1
+    # -- call records: a conference of A held yesterday, for importing its records --
     world.recorded_number = await held_conference(  # type: ignore[attr-defined]
         request.getfixturevalue("db"), world.admin, world.customer_id, world.site_id
     )
@@ -46,4 +56,6 @@ def request_for(route: tuple[str, str], world: World, caller: User | None) -> di
         from tests.bridge.calls import yesterday_record
 
         return {"json": {"records": [yesterday_record(world.recorded_number, world.site_id)]}}  # type: ignore[attr-defined]
+    if route[1] == "/api/v1/incidents/{incident_id}/procedure/steps/{position}/attempts":
+        return {"json": {"outcome": "no_answer"}}
     return {}

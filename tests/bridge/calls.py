@@ -90,3 +90,47 @@ def yesterday_record(number: str, site_id: int) -> dict[str, object]:
         "disconnected_at": (start + timedelta(minutes=59)).isoformat(),
         "speed_kbps": 768,
     }
+
+
+async def incident_with_procedure(db: AsyncSession, conference_id: int, site_id: int) -> int:
+    """A site of the conference down past its window, its procedure opened: the incident id."""
+    from bridge.models import Incident
+    from bridge.service import procedure
+    from bridge.service.bookings import Contact, SiteRef
+
+    now = utcnow()
+    leg = Leg(
+        conference_id=conference_id,
+        site_id=site_id,
+        kind="video",
+        origin="launch",
+        sip_uri="sip:room@127.0.0.1",
+        speed_kbps=768,
+        state="audio_fallback",
+        redials=3,
+        created_at=now - timedelta(minutes=10),
+        state_changed_at=now,
+    )
+    db.add(leg)
+    await db.flush()
+    incident = Incident(
+        leg_id=leg.id,
+        conference_id=conference_id,
+        site_id=site_id,
+        kind="dropped",
+        cause="network",
+        began_at=now - timedelta(minutes=6),
+        recovery_deadline=now - timedelta(minutes=1),
+        audio_fallback_at=now - timedelta(minutes=1),
+        contacts_notified=0,
+    )
+    db.add(incident)
+    await db.flush()
+    leg.incident_id = incident.id
+    site = SiteRef(
+        site_id, 0, "Room", "sip:room@127.0.0.1", None, 768, (Contact("Tess", "t@x.example"),)
+    )
+    await procedure.open_procedure(
+        db, incident, site=site, conference=None, sites={site_id: site}, now=now
+    )
+    return incident.id

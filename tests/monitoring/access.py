@@ -39,6 +39,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/tickets/{ticket_id}/reopen"): Rule(OPENERS, tenant=True),
     ("GET", "/api/v1/sla-policies"): Rule(PROVIDER),
     ("PUT", "/api/v1/customers/{customer_id}/sla-policy"): Rule(STAFF, tenant=True),
+    # The service report: the customer's own users and provider staff.
+    ("GET", "/api/v1/customers/{customer_id}/service-report"): Rule(EVERYONE, tenant=True),
+    ("GET", "/api/v1/customers/{customer_id}/service-report.html"): Rule(EVERYONE, tenant=True),
+    ("GET", "/api/v1/customers/{customer_id}/service-report.pdf"): Rule(EVERYONE, tenant=True),
 }
 
 # The state the ticket must be in for each action to be allowed.
@@ -129,6 +133,8 @@ def request_for(route: tuple[str, str], world: World, caller: User | None) -> di
         }
     if route == ("PATCH", "/api/v1/maintenance-windows/{window_id}"):
         return {"json": {"start": _iso(timedelta(days=7)), "end": _iso(timedelta(days=7, hours=1))}}
+    if path.startswith("/api/v1/customers/{customer_id}/service-report"):
+        return {"params": {"month": month}}
     if path == "/api/v1/call-stats":
         return {"params": {"month": month, "customer_id": world.customer_id}}
     if route == ("POST", "/api/v1/tickets"):

@@ -38,6 +38,7 @@ class LaunchRow:
 class IncidentRow:
     began_at: datetime
     restored_at: datetime | None
+    audio_fallback_at: datetime | None = None
 
 
 def ok(conference: int, site: int, at: datetime, purpose: str = "launch") -> Attempt:
@@ -207,3 +208,14 @@ async def test_the_month_through_the_bridge_services_and_the_api(
     assert (stats["launches_decided"], stats["launches_on_time"]) == (1, 0)
     # The failed leg came back in 2.5 minutes and the late launch was whole at 3 minutes.
     assert (stats["recovery_events"], stats["restored_within_5_min"]) == (2, 2)
+
+
+def test_drops_not_back_within_the_window_are_counted_with_their_audio_links():
+    incidents = [
+        IncidentRow(T, T + 2 * M),  # back in 2 minutes: no audio link was due
+        IncidentRow(T, T + 7 * M, T + 5 * M),  # back after 7, its audio link at 5
+        IncidentRow(T, None, T + 5 * M),  # never back, audio link at 5
+        IncidentRow(T, None),  # never back and no audio link (the site has none)
+    ]
+    stats = call_statistics([], [], [], incidents)
+    assert (stats.drops_past_window, stats.drops_with_audio_link) == (3, 2)
