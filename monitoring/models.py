@@ -257,9 +257,7 @@ class Ticket(Base):
     # An earlier ticket about the same problem (opened as related to it).
     related_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_tickets.id"))
     # The defect whose fix this ticket waits for (status awaiting_patch) or got.
-    defect_id: Mapped[int | None] = mapped_column(
-        ForeignKey("monitoring_defects.id"), index=True
-    )
+    defect_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_defects.id"), index=True)
 
 
 class TicketEvent(Base):
