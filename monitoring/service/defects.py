@@ -124,6 +124,8 @@ async def release_fix(session: AsyncSession, defect_id: int, *, release: str, by
         ticket.resolved_at = now
         ticket.closure_reason = "patch_provided"
         ticket.next_update_by = None
+        # Its resolution target was "the next patch": this release meets it.
+        ticket.resolve_by = now
         add_event(session, ticket, "resolved", by.name, f"Fixed in {release}", defect_id=defect.id)
     await session.flush()
     return defect
