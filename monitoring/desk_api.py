@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
+from bridgedesk.schemas import Id
 from monitoring.desk_schemas import (
     ContractIn,
     ContractOut,
@@ -20,7 +21,7 @@ from monitoring.desk_schemas import (
     ReleaseIn,
 )
 from monitoring.models import Defect
-from monitoring.schemas import Id, MonthText, TicketOut
+from monitoring.schemas import MonthText, TicketOut
 from monitoring.service import contracts, defects, desk_figures, phone_queue
 
 router = APIRouter(prefix="/api/v1", tags=["help desk"])

@@ -28,7 +28,7 @@ def webhook_receiver(*statuses: int) -> Iterator[WebhookReceiver]:
     state = WebhookReceiver(url="", statuses=list(statuses) or [200])
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             state.received.append(Received(self.path, dict(self.headers.items()), body))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.errors import Forbidden
@@ -77,7 +77,9 @@ async def month_desk_figures(
         if customer is not None:
             zone_name = customer.timezone
     span = month_span(year, number, ZoneInfo(zone_name))
-    scope = [] if customer_id is None else [Ticket.customer_id == customer_id]
+    scope: list[ColumnElement[bool]] = (
+        [] if customer_id is None else [Ticket.customer_id == customer_id]
+    )
     calls = (
         await session.execute(
             select(Ticket.offered_at, Ticket.answered_at).where(
@@ -91,7 +93,9 @@ async def month_desk_figures(
     answered = sum(
         1
         for offered, answered_at in calls
-        if answered_at is not None and answered_at - offered <= PHONE_ANSWER_WITHIN
+        if offered is not None
+        and answered_at is not None
+        and answered_at - offered <= PHONE_ANSWER_WITHIN
     )
     tickets = (
         await session.scalars(

@@ -17,7 +17,7 @@ class QueueEmpty(NotFound):
     message = "No call is waiting."
 
 
-def _waiting() -> Select[tuple[Ticket]]:
+def _waiting() -> Select[Ticket]:
     return (
         select(Ticket)
         .where(
