@@ -134,3 +134,16 @@ async def test_the_api_gives_the_same_figures_to_whom_may_see_them(db, march, cl
         "/api/v1/desk/figures", params={"month": "2027-03", "customer_id": customer.id}
     )
     assert refused.status_code == 403
+
+
+async def test_the_demo_s_last_month_meets_the_phone_target_exactly(db, make_customer, make_user):
+    from monitoring import demo
+
+    customer = await make_customer(timezone="UTC")
+    admin = actor_of(await make_user(Role.ADMIN))
+    with time_machine.travel(datetime(2027, 4, 2, tzinfo=UTC), tick=False):
+        await demo._desk_history(db, admin, [customer], datetime(2027, 3, 1, tzinfo=UTC))
+    figures = await month_desk_figures(db, month="2027-03", customer_id=customer.id)
+    assert (figures.phone_offered, figures.phone_answered_within_60s) == (20, 16)
+    assert figures.phone_share == Decimal("0.8000") and figures.phone_met is True
+    assert (figures.emails, figures.emails_answered_within_24h) == (4, 3)
