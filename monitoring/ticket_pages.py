@@ -168,8 +168,8 @@ async def ticket_action(
     severity: Annotated[str, Form(max_length=3)] = "",
     tier: Annotated[str, Form(max_length=12)] = "",
     closure_reason: Annotated[str, Form(max_length=40)] = "",
-    minutes: Annotated[int, Form(ge=1, le=24 * 60)] | None = None,
-    defect_id: Annotated[int, Form(ge=1, le=MAX_KEY)] | None = None,
+    minutes: Annotated[int | None, Form(ge=1, le=24 * 60)] = None,
+    defect_id: Annotated[int | None, Form(ge=1, le=MAX_KEY)] = None,
 ) -> Response:
     if action not in ACTIONS:
         raise tickets.TicketNotFound("No such action on a ticket.")
