@@ -17,7 +17,7 @@ from bridgedesk.identity import Actor
 from bridgedesk.web import render
 from monitoring.models import Ticket
 from monitoring.service import best_effort, breaches, defects, phone_queue, tickets
-from monitoring.service.contracts import contract_number
+from monitoring.service.contracts import BEST_EFFORT_TERMS, contract_number
 from monitoring.service.sla import SEVERITIES
 from reservations.service import registry
 
@@ -140,7 +140,7 @@ async def _page(request: Request, db: AsyncSession, actor: Actor, ticket: Ticket
         "closure_reasons": tickets.CLOSURE_REASONS,
         "late_response": "response" in missed,
         "late_resolution": "resolution" in missed,
-        "free_minutes": best_effort.BEST_EFFORT_TERMS.free_minutes,
+        "free_minutes": BEST_EFFORT_TERMS.free_minutes,
         "charge": await best_effort.charge_of(db, ticket.id),
         "contract_number": contract_number(ticket.contract_id) if ticket.contract_id else None,
         "open_defects": (

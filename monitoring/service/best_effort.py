@@ -14,19 +14,9 @@ from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput
 from bridgedesk.identity import Actor
 from monitoring.models import DeskCharge, Ticket
+from monitoring.service.contracts import BEST_EFFORT_TERMS
 from monitoring.service.tickets import HANDLERS, OPENERS, add_event, get_ticket
 
-
-@dataclass(frozen=True)
-class BestEffortTerms:
-    """ "The first 10 minutes of support per issue are free, and work beyond them is charged
-    ($500 per issue by default)": the amount is in the currency of the customer's plan."""
-
-    free_minutes: int = 10
-    charge_per_issue: Decimal = Decimal("500")
-
-
-BEST_EFFORT_TERMS = BestEffortTerms()
 # One entry of work is at most a day's work: a typo of 4000 minutes is refused, not billed.
 MAX_WORK_MINUTES = 24 * 60
 

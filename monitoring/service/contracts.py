@@ -5,6 +5,7 @@ which decides whether the desk serves the call under contract or best effort."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,18 @@ from reservations.service import registry
 CONTRACT_MANAGERS = frozenset({Role.ADMIN, Role.OPERATOR})
 # Why a call is served best effort, in the order the check finds it.
 BEST_EFFORT_REASONS = ("no_contract", "system_not_covered", "caller_not_authorized")
+
+
+@dataclass(frozen=True)
+class BestEffortTerms:
+    """Best effort (SPEC §6): "the first 10 minutes of support per issue are free, and work
+    beyond them is charged ($500 per issue by default)", in the customer's plan currency."""
+
+    free_minutes: int = 10
+    charge_per_issue: Decimal = Decimal("500")
+
+
+BEST_EFFORT_TERMS = BestEffortTerms()
 
 
 class ContractNotFound(NotFound):

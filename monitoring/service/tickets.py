@@ -20,6 +20,7 @@ from monitoring.models import Ticket, TicketBreach, TicketEvent
 from monitoring.service.contracts import coverage_for
 from monitoring.service.paging import page_on_call, page_sl4_ticket
 from monitoring.service.sla import SEVERITIES, Policy, customer_policy_id, load_policy
+from monitoring.service.ticket_mail import acknowledge
 from reservations.service import registry
 
 CHANNELS = ("phone", "email", "web")
@@ -166,6 +167,8 @@ async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> T
         add_event(session, related, "related", by.name, None, ticket_id=ticket.id)
     if ticket.severity == "SL4":
         await page_sl4_ticket(session, ticket)
+    if not by.is_provider:
+        await acknowledge(session, ticket, by.email)
     if ticket.after_hours:
         await page_on_call(
             session,

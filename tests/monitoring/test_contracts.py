@@ -143,3 +143,25 @@ async def test_a_contract_s_systems_may_change_before_it_starts(db, make_custome
         )
     assert changed.status_code == 200, changed.text
     assert changed.json()["systems"] == ["Boardroom codec", "Lobby TV"]
+
+
+async def test_the_customer_hears_of_the_ticket_with_the_help_desk_s_numbers(
+    db, make_customer, client_as, smtp_server, monkeypatch
+):
+    from bridgedesk.jobs import send_outbox_job
+    from bridgedesk.settings import get_settings
+
+    monkeypatch.setenv("BRIDGEDESK_HELPDESK_PHONE", "+1 212 555 0142")
+    monkeypatch.setenv("BRIDGEDESK_HELPDESK_ADDRESS", "Desk, 9 Harbour Road, Portland")
+    get_settings.cache_clear()
+    customer = await make_customer()
+    with time_machine.travel(T, tick=False):
+        scheduler = await client_as(Role.SCHEDULER, customer_id=customer.id)
+        opened = await _open(scheduler, ticket(customer.id, "Pat Caller", "Lobby TV"))
+        assert await send_outbox_job() == 1
+    [(to, mail)] = smtp_server.mailbox.with_subject(f"Ticket #{opened['id']} received")
+    assert to == [scheduler.user.email]
+    text = mail.get_content()
+    assert "+1 212 555 0142" in text and "Desk, 9 Harbour Road, Portland" in text
+    assert "best effort (no contract)" in text and "first 10 minutes" in text
+    assert "Answer by:   2027-01-12 15:30 UTC" in text  # SL2: 30 minutes
