@@ -17,7 +17,7 @@ from billing import pages as billing_pages
 from bridge import api as bridge_api
 from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
-from bridgedesk import desk_charges, figures
+from bridgedesk import figures
 from bridgedesk import pages as shell_pages
 from bridgedesk.db import database
 from bridgedesk.directory import ReservationsDirectory
@@ -112,7 +112,6 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     # The bridge learns about conferences and sites through this port (bridge/directory.py).
     app.state.conference_directory = ReservationsDirectory()
     figures.install()
-    desk_charges.install()
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)

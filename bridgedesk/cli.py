@@ -86,13 +86,13 @@ def _user_add(args: argparse.Namespace) -> int:
 
 def _invoices_run(args: argparse.Namespace) -> int:
     from billing.service import drafting
-    from bridgedesk import desk_charges
+    from bridgedesk import figures
     from bridgedesk.db import unit_of_work
     from bridgedesk.errors import DomainError
     from bridgedesk.migrate import upgrade
 
     upgrade(get_settings().database_url)
-    desk_charges.install()
+    figures.install()
 
     async def run() -> drafting.RunResult:
         async with unit_of_work() as session:

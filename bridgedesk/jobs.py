@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from billing.jobs import deliver_issued_documents_job, draft_ended_months_job
-from bridgedesk import auth, desk_charges, outbox
+from bridgedesk import auth, figures, outbox
 from bridgedesk.db import unit_of_work
 from bridgedesk.launch import launch_due_conferences_job, supervise_legs_job
 from bridgedesk.settings import get_settings
@@ -34,7 +34,7 @@ class ScheduledJob:
 def scheduled_jobs() -> tuple[ScheduledJob, ...]:
     settings = get_settings()
     # The monthly draft puts the help desk's charges on invoices: connect the two packages.
-    desk_charges.install()
+    figures.install()
     return (
         ScheduledJob(
             "send_outbox",

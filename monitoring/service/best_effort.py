@@ -1,6 +1,6 @@
 """Best-effort support (SPEC §6, seed 000): the desk records its work minutes on a ticket and
 the customer's consent; past the free minutes the issue is charged once, a record billing
-puts on the month's invoice as its own line (through the app wiring)."""
+puts on the month's invoice as its own line (through the app wiring, bridgedesk/figures.py)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +27,7 @@ class NotBestEffort(Conflict):
 
 @dataclass(frozen=True)
 class ChargeRecord:
-    """A best-effort charge as billing reads it (through the app wiring)."""
+    """A best-effort charge as billing reads it (through the app wiring, bridgedesk/figures.py)."""
 
     ticket_id: int
     customer_id: int

@@ -4,7 +4,7 @@ once, as a line of its own (ticket, date, minutes, amount) that re-adds to the t
 bills it for good, so running the month again never bills it twice.
 
 Monitoring records the charge, billing drafts it, and the app wiring connects the two
-(bridgedesk/desk_charges.py); the app fixture installs it as `create_app` does."""
+(bridgedesk/figures.py); the app fixture installs it as `create_app` does."""
 
 import csv
 import io
