@@ -151,3 +151,14 @@ class PendingDelivery(Base):
     kind: Mapped[str] = mapped_column(String(12))
     document_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BilledExtra(Base):
+    """A charge from outside the call records (e.g. the help desk's best-effort work) on an
+    issued invoice: keyed by its source's key, so it is never billed twice."""
+
+    __tablename__ = "billing_billed_extras"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("billing_invoices.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)

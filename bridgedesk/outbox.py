@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridgedesk import webhooks
 from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.models import OutboxMessage
@@ -90,6 +91,7 @@ class ClaimedEmail:
     attachments: tuple[Attachment, ...]
     # Another sender may claim the message again from this instant on.
     lease_until: datetime
+    channel: str = "email"
 
 
 # smtplib's timeout for each step of the conversation; delivery starts only while at least
@@ -131,6 +133,7 @@ async def claim_due(
                 for a in message.attachments
             ),
             lease_until=lease_until,
+            channel=message.channel,
         )
         for message in due
     ]
@@ -215,7 +218,12 @@ async def send_due(*, limit: int = 50) -> int:
         if utcnow() + timedelta(seconds=SMTP_TIMEOUT_SECONDS) >= message.lease_until:
             break  # the rest are claimed again once their lease runs out
         try:
-            await asyncio.to_thread(_deliver, build_email(message, settings), settings)
+            if message.channel == webhooks.CHANNEL:
+                await asyncio.to_thread(
+                    webhooks.post_signed, message.recipients[0], message.body, settings
+                )
+            else:
+                await asyncio.to_thread(_deliver, build_email(message, settings), settings)
         except (OSError, smtplib.SMTPException) as error:
             async with unit_of_work() as session:
                 await record_failure(session, message.id, f"{type(error).__name__}: {error}")

@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     health_timeout_seconds: float = 5.0
     # Where a missed help-desk clock is reported: "{tier}" is the next tier's name.
     support_tier_email: str = "support-tier-{tier}@localhost"
+    # On-call paging (SPEC §6): urgent events are POSTed here through the outbox's webhook
+    # channel, signed (X-Bridgedesk-Signature, HMAC-SHA256 of the body) with the secret.
+    # No URL: nobody is paged.
+    oncall_webhook_url: str | None = None
+    webhook_secret: str | None = None
+    # The provider's help desk as customers see it on the status page, tickets and emails.
+    helpdesk_phone: str = "+1 800 555 0100"
+    helpdesk_after_hours_phone: str = "+1 800 555 0199"
+    helpdesk_email: str = "helpdesk@localhost"
+    helpdesk_address: str = "Help desk, 1 Bridge Street, Springfield"
 
     # Bridge calls (SPEC §5). A dropped leg not back within the recovery window gets its
     # site's audio link and starts the contact chain; 5 minutes is the published figure.

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
+from bridgedesk.schemas import Id
+from monitoring.desk_schemas import AwaitPatchIn, ChargeOut, ConsentIn, WorkIn
 from monitoring.models import MaintenanceWindow
 from monitoring.schemas import (
     BreachOut,
@@ -18,7 +20,6 @@ from monitoring.schemas import (
     ClockOut,
     Component,
     EscalateIn,
-    Id,
     MonthText,
     NoteIn,
     NoticeOut,
@@ -46,7 +47,9 @@ from monitoring.schemas import (
     WindowPatch,
 )
 from monitoring.service import (
+    best_effort,
     callstats,
+    defects,
     maintenance,
     report_renditions,
     service_report,
@@ -180,6 +183,8 @@ async def _detail(db: AsyncSession, ticket: Any) -> TicketDetailOut:
     out = TicketDetailOut.from_model(ticket)
     out.timeline = [TicketEventOut.from_model(e) for e in await tickets.timeline(db, ticket)]
     out.breaches = [BreachOut.from_model(b) for b in await tickets.breaches_of(db, ticket)]
+    charge = await best_effort.charge_of(db, ticket.id)
+    out.charge = ChargeOut.from_model(charge) if charge is not None else None
     return out
 
 
@@ -229,6 +234,32 @@ async def resolve(ticket_id: Id, body: ResolveIn, db: Db, actor: CurrentActor) -
 @router.post("/tickets/{ticket_id}/reopen")
 async def reopen(ticket_id: Id, body: NoteIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
     return await _detail(db, await tickets.reopen(db, ticket_id, note=body.note, by=actor))
+
+
+@router.post("/tickets/{ticket_id}/work")
+async def record_work(ticket_id: Id, body: WorkIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
+    ticket = await best_effort.record_work(
+        db, ticket_id, minutes=body.minutes, note=body.note, by=actor
+    )
+    return await _detail(db, ticket)
+
+
+@router.post("/tickets/{ticket_id}/charge-consent")
+async def record_consent(
+    ticket_id: Id, body: ConsentIn, db: Db, actor: CurrentActor
+) -> TicketDetailOut:
+    ticket = await best_effort.record_consent(db, ticket_id, note=body.note, by=actor)
+    return await _detail(db, ticket)
+
+
+@router.post("/tickets/{ticket_id}/await-patch")
+async def await_patch(
+    ticket_id: Id, body: AwaitPatchIn, db: Db, actor: CurrentActor
+) -> TicketDetailOut:
+    ticket = await defects.await_patch(
+        db, ticket_id, defect_id=body.defect_id, note=body.note, by=actor
+    )
+    return await _detail(db, ticket)
 
 
 @router.get("/sla-policies")

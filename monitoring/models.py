@@ -1,13 +1,15 @@
 """The monitoring package's tables, each name prefixed by the package: outage, monitored and
-maintenance intervals, probe state, SLA policies, help-desk tickets and their timelines."""
+maintenance intervals, probe state, SLA policies, help-desk tickets and their timelines,
+support contracts, best-effort charges and tier 3's defect and enhancement list."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -193,8 +195,15 @@ class Ticket(Base):
     __table_args__ = (
         CheckConstraint("severity IN ('SL1', 'SL2', 'SL3', 'SL4')", name="severity_known"),
         CheckConstraint(
-            "status IN ('open', 'responded', 'waiting', 'resolved')", name="status_known"
+            "status IN ('open', 'responded', 'waiting', 'awaiting_patch', 'resolved')",
+            name="status_known",
         ),
+        CheckConstraint(
+            "best_effort_reason IS NULL OR best_effort_reason IN "
+            "('no_contract', 'caller_not_authorized', 'system_not_covered')",
+            name="best_effort_reason_known",
+        ),
+        CheckConstraint("work_minutes >= 0", name="work_minutes_not_negative"),
         Index("ix_monitoring_tickets_customer_status", "customer_id", "status"),
     )
 
@@ -228,6 +237,27 @@ class Ticket(Base):
     paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Closed pauses as [[start, end], ...] ISO instants; they extend the resolution clock.
     pauses: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    # Where the SLA clocks start: the report, or the next opening when the after-hours line
+    # does not take this severity (SPEC §6).
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reported outside the policy's hours on the after-hours line (the on-call was paged).
+    after_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The contract the caller was checked against; best effort when none covers the call.
+    contract_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monitoring_support_contracts.id"), index=True
+    )
+    best_effort: Mapped[bool] = mapped_column(Boolean, default=False)
+    best_effort_reason: Mapped[str | None] = mapped_column(String(30))
+    work_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    charge_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    charge_consent_by: Mapped[str | None] = mapped_column(String(200))
+    # Phone queue: when the call was offered to the desk and when someone picked it up.
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An earlier ticket about the same problem (opened as related to it).
+    related_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_tickets.id"))
+    # The defect whose fix this ticket waits for (status awaiting_patch) or got.
+    defect_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_defects.id"), index=True)
 
 
 class TicketEvent(Base):
@@ -256,3 +286,60 @@ class TicketBreach(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
     notified_tier: Mapped[str] = mapped_column(String(12))
+
+
+class SupportContract(Base):
+    """A customer's support contract: the systems it covers (fixed when it starts), its
+    policy, its term and the persons authorized to call (any of whom may add more)."""
+
+    __tablename__ = "monitoring_support_contracts"
+    __table_args__ = (
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ends_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("reservations_customers.id"), index=True)
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_sla_policies.id"))
+    systems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # [{"name", "email", "phone", "added_by", "added_at"}]
+    authorized: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class DeskCharge(Base):
+    """The charge for best-effort work past the free minutes, once per ticket (issue); billing
+    reads it through the app wiring and puts it on the month's invoice as its own line."""
+
+    __tablename__ = "monitoring_desk_charges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("monitoring_tickets.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("reservations_customers.id"), index=True)
+    charged_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    # A decimal string in the customer's plan currency (stored exactly on every database).
+    amount: Mapped[str] = mapped_column(String(30))
+
+
+class Defect(Base):
+    """An entry of tier 3's defect and enhancement list; releasing its fix resolves the
+    tickets waiting for it."""
+
+    __tablename__ = "monitoring_defects"
+    __table_args__ = (
+        CheckConstraint("kind IN ('defect', 'enhancement')", name="kind_known"),
+        CheckConstraint("status IN ('open', 'released')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release: Mapped[str | None] = mapped_column(String(100))

@@ -1,5 +1,5 @@
 """The JSON shapes of the monitoring API: uptime, outages, maintenance windows, call
-statistics, tickets and SLA policies."""
+statistics, tickets and SLA policies (the help desk's own, in desk_schemas)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from bridgedesk.schemas import FromRow, Id, Instant, Strict
+from monitoring.desk_schemas import ChargeOut
 
 Component = Literal["bridge", "reservations"]
 Severity = Literal["SL1", "SL2", "SL3", "SL4"]
 Channel = Literal["phone", "email", "web"]
 Tier = Literal["1", "2", "3", "engineering"]
 ClosureReason = Literal["solved_without_code_change", "patch_provided", "third_party_component"]
-TicketStatus = Literal["open", "responded", "waiting", "resolved"]
+TicketStatus = Literal["open", "responded", "waiting", "awaiting_patch", "resolved"]
 MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
 
 
@@ -169,6 +170,9 @@ class TicketIn(Strict):
     caller_account: Annotated[str, Field(max_length=100)] | None = None
     caller_system: Annotated[str, Field(max_length=200)] | None = None
     suggested_severity: Severity | None = None
+    offered_at: Instant | None = None
+    answered_at: Instant | None = None
+    related_ticket_id: Id | None = None
 
 
 class NoteIn(Strict):
@@ -234,11 +238,24 @@ class TicketOut(FromRow):
     resolved_at: datetime | None
     closure_reason: str | None
     paused_since: datetime | None
+    clock_started_at: datetime | None
+    after_hours: bool
+    contract_id: int | None
+    best_effort: bool
+    best_effort_reason: str | None
+    work_minutes: int
+    charge_consent_at: datetime | None
+    offered_at: datetime | None
+    answered_at: datetime | None
+    related_ticket_id: int | None
+    defect_id: int | None
 
 
 class TicketDetailOut(TicketOut):
     timeline: list[TicketEventOut] = []
     breaches: list[BreachOut] = []
+    # The best-effort charge, once the issue is past its free minutes with consent.
+    charge: ChargeOut | None = None
 
 
 class TicketsOut(BaseModel):

@@ -20,15 +20,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import BilledConference, CreditMemo, Invoice
+from billing.service import extras
 from billing.service.periods import month_bounds, parse_period
 from billing.service.plans import plans_by_customer
 from billing.service.rating import (
     NoPlanInForce,
+    Plan,
     RatedConference,
     SiteInfo,
     from_minor,
     money_str,
+    plan_in_force,
     rate_conference,
+    round_line,
     to_minor,
 )
 from billing.service.roles import require_runner
@@ -163,6 +167,43 @@ async def _pending_credit_memos(
     return found
 
 
+def extra_charge_line(charge: extras.ExtraCharge, currency: str, zone: ZoneInfo) -> dict[str, Any]:
+    """A line of its own (ticket, date, minutes, amount), rounded once like every line."""
+    return {
+        "key": charge.key,
+        "kind": charge.kind,
+        "reference": charge.reference,
+        "description": charge.description,
+        "date": charge.occurred_at.astimezone(zone).date().isoformat(),
+        "minutes": charge.minutes,
+        "amount": money_str(round_line(charge.amount, currency), currency),
+    }
+
+
+def _extra_lines(
+    charges: Sequence[extras.ExtraCharge],
+    plans: Sequence[Plan],
+    zone: ZoneInfo,
+    result: "RunResult",
+    name: str,
+) -> tuple[list[dict[str, Any]], str | None, int]:
+    """The customer's extra lines in their plan's currency, and their sum in minor units."""
+    lines: list[dict[str, Any]] = []
+    currency: str | None = None
+    total = 0
+    for charge in charges:
+        try:
+            plan = plan_in_force(plans, charge.occurred_at, zone)
+        except NoPlanInForce:
+            result.problems.append(f"{name}: {charge.reference} has no rate plan in force")
+            continue
+        currency = plan.currency
+        line = extra_charge_line(charge, currency, zone)
+        lines.append(line)
+        total += to_minor(Decimal(line["amount"]), currency)
+    return lines, currency, total
+
+
 def credit_memo_line(memo: CreditMemo, invoice_number: str | None) -> dict[str, Any]:
     return {
         "id": memo.id,
@@ -232,6 +273,11 @@ async def run_month(
     records = await _records_by_conference(session, [c.id for c in unbilled])
     plans = await plans_by_customer(session, ids)
     credit_memos = await _pending_credit_memos(session, ids)
+    extra_charges: dict[int, list[extras.ExtraCharge]] = {}
+    for charge in await extras.unbilled_between(session, ids, window_start, window_end):
+        start, end = bounds[charge.customer_id]
+        if start <= charge.occurred_at < end:
+            extra_charges.setdefault(charge.customer_id, []).append(charge)
     invoice_numbers = await _numbers_of(
         session, {m.invoice_id for memos in credit_memos.values() for m in memos}
     )
@@ -274,14 +320,22 @@ async def run_month(
         result.problems.append(f"{names[missing]} has call records in {period} but no rate plan")
     now = utcnow()
     for customer in customers:
-        lines = by_customer.get(customer.id)
+        lines = by_customer.get(customer.id, [])
         draft = drafts.get(customer.id)
-        if not lines:
+        extra_lines, extra_currency, extra_total = _extra_lines(
+            extra_charges.get(customer.id, []),
+            plans.get(customer.id, []),
+            zones[customer.id],
+            result,
+            customer.name,
+        )
+        if not lines and not extra_lines:
             if draft is not None:
                 await session.delete(draft)
                 result.removed += 1
             continue
-        currency = currencies[customer.id]
+        currency = currencies.get(customer.id) or extra_currency or ""
+        total_minor = totals.get(customer.id, 0) + extra_total
         document = {
             "customer_id": customer.id,
             "customer_name": customer.name,
@@ -289,9 +343,10 @@ async def run_month(
             "period": period,
             "currency": currency,
             "bill_to": list(customer.billing_emails or []),
-            "total": money_str(from_minor(totals[customer.id], currency), currency),
+            "total": money_str(from_minor(total_minor, currency), currency),
             "total_minutes": sum(line["total_minutes"] for line in lines),
             "conferences": lines,
+            "extra_charges": extra_lines,
             "credit_memos": [
                 credit_memo_line(memo, invoice_numbers.get(memo.invoice_id))
                 for memo in credit_memos.get(customer.id, [])
@@ -307,7 +362,7 @@ async def run_month(
             )
             session.add(draft)
         draft.currency = currency
-        draft.total_minor = totals[customer.id]
+        draft.total_minor = total_minor
         draft.document = document
         draft.created_at = now
         try:

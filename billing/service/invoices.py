@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.models import BilledConference, CreditMemo, Invoice
+from billing.models import BilledConference, BilledExtra, CreditMemo, Invoice
 from billing.service import delivery
 from billing.service.numbering import next_number
 from billing.service.periods import parse_period
@@ -108,6 +108,14 @@ async def issue(session: AsyncSession, invoice_id: int, *, by: Actor | None) -> 
                         invoice_id=invoice.id,
                         conference_number=line["conference_number"],
                         total_minor=to_minor(Decimal(line["total_charges"]), invoice.currency),
+                    )
+                )
+            for extra in invoice.document.get("extra_charges", []):
+                session.add(
+                    BilledExtra(
+                        key=extra["key"],
+                        invoice_id=invoice.id,
+                        amount_minor=to_minor(Decimal(extra["amount"]), invoice.currency),
                     )
                 )
             await session.flush()

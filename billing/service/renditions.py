@@ -55,7 +55,8 @@ def credit_memo_pdf(document: dict[str, Any]) -> bytes:
 
 
 def invoice_csv(document: dict[str, Any]) -> str:
-    """One row per site line and per feature line: the charges column sums to the total."""
+    """One row per site line, per feature line and per extra charge (e.g. best-effort
+    support): the charges column sums to the total."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -100,4 +101,24 @@ def invoice_csv(document: dict[str, Any]) -> str:
                     feature["charges"],
                 ]
             )
+    for extra in document.get("extra_charges", []):
+        writer.writerow(
+            [
+                *head,
+                extra["reference"],
+                extra["date"],
+                "",
+                "",
+                "",
+                "extra",
+                "",
+                "",
+                "",
+                "",
+                extra["kind"],
+                1,
+                extra["minutes"],
+                extra["amount"],
+            ]
+        )
     return out.getvalue()

@@ -28,6 +28,7 @@ from bridgedesk.web import render_error
 from certification import api as certification_api
 from certification import pages as certification_pages
 from monitoring import api as monitoring_api
+from monitoring import desk_api
 from monitoring.pages import dashboard as monitoring_pages
 from reservations import api as reservations_api
 from reservations.pages import booking as booking_pages
@@ -112,7 +113,14 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(shell_api.router)
-    for api in (reservations_api, certification_api, bridge_api, monitoring_api, billing_api):
+    for api in (
+        reservations_api,
+        certification_api,
+        bridge_api,
+        monitoring_api,
+        desk_api,
+        billing_api,
+    ):
         app.include_router(api.router)
     app.include_router(shell_pages.router)
     for pages in (

@@ -92,6 +92,7 @@ def _invoices_run(args: argparse.Namespace) -> int:
     from bridgedesk.migrate import upgrade
 
     upgrade(get_settings().database_url)
+    figures.install()
 
     async def run() -> drafting.RunResult:
         async with unit_of_work() as session:

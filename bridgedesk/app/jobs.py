@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from billing.jobs import deliver_issued_documents_job, draft_ended_months_job
 from bridge.jobs import launch_due_conferences_job, supervise_legs_job
 from bridgedesk import auth, outbox
+from bridgedesk.app import figures
 from bridgedesk.db import unit_of_work
 from bridgedesk.settings import get_settings
 from certification import jobs as certification_jobs
@@ -33,6 +34,8 @@ class ScheduledJob:
 
 def scheduled_jobs() -> tuple[ScheduledJob, ...]:
     settings = get_settings()
+    # The monthly draft puts the help desk's charges on invoices: connect the two packages.
+    figures.install()
     return (
         ScheduledJob(
             "send_outbox",

@@ -23,6 +23,7 @@ from monitoring.pages import tickets as ticket_pages
 from monitoring.pages.charts import Bar, bar_chart
 from monitoring.service import dashboard, metrics, service_report, uptime
 from monitoring.service.callstats import FAILED_CALLS_TARGET_PCT, ON_TIME_TARGET_PCT
+from monitoring.service.desk_figures import PHONE_TARGET_SHARE
 
 router = APIRouter(include_in_schema=False)
 router.include_router(ticket_pages.router)
@@ -66,6 +67,17 @@ def charts_for(figures: dashboard.Dashboard) -> dict[str, Markup]:
         target=float(FAILED_CALLS_TARGET_PCT),
         target_label="ceiling",
         higher_is_better=False,
+    )
+    charts["desk-phone"] = bar_chart(
+        "desk-phone",
+        "Help-desk calls answered within 60 s per month (%)",
+        [
+            Bar(d.month, None if d.phone_share is None else float(d.phone_share) * 100)
+            for d in figures.desk
+        ],
+        unit=" %",
+        target=float(PHONE_TARGET_SHARE) * 100,
+        y_max=100.0,
     )
     charts["on-time"] = bar_chart(
         "on-time",

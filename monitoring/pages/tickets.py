@@ -1,5 +1,6 @@
-"""The help desk's pages: the ticket list, opening a ticket, and a ticket's page with its
-clocks, timeline and the desk's actions. Thin handlers over the tickets service."""
+"""The help desk's pages: the ticket list with the phone queue, opening a ticket, a
+ticket's page with its clocks, contract, work, timeline and the desk's actions, and tier 3's
+defect list. Thin handlers over the help desk's services."""
 
 from datetime import datetime
 from typing import Annotated, Any
@@ -15,13 +16,25 @@ from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor
 from bridgedesk.web import render
 from monitoring.models import Ticket
-from monitoring.service import breaches, tickets
+from monitoring.service import best_effort, breaches, defects, phone_queue, tickets
+from monitoring.service.contracts import BEST_EFFORT_TERMS, contract_number
 from monitoring.service.sla import SEVERITIES
 from reservations.service import registry
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(current_actor)])
 
-ACTIONS = ("respond", "update", "escalate", "wait", "resume", "resolve", "reopen")
+ACTIONS = (
+    "respond",
+    "update",
+    "escalate",
+    "wait",
+    "resume",
+    "resolve",
+    "reopen",
+    "work",
+    "consent",
+    "await-patch",
+)
 Text = Annotated[str, Form(max_length=4000)]
 Short = Annotated[str, Form(max_length=300)]
 
@@ -57,6 +70,11 @@ async def ticket_list(
             "customers": await _customer_names(db, actor),
             "late": {t.id: "response" in _missed(t, now) for t in found},
             "may_open": actor.role in tickets.OPENERS,
+            "queue": (
+                await phone_queue.waiting_calls(db, by=actor)
+                if actor.role in tickets.HANDLERS
+                else None
+            ),
         },
         actor=actor,
     )
@@ -122,6 +140,14 @@ async def _page(request: Request, db: AsyncSession, actor: Actor, ticket: Ticket
         "closure_reasons": tickets.CLOSURE_REASONS,
         "late_response": "response" in missed,
         "late_resolution": "resolution" in missed,
+        "free_minutes": BEST_EFFORT_TERMS.free_minutes,
+        "charge": await best_effort.charge_of(db, ticket.id),
+        "contract_number": contract_number(ticket.contract_id) if ticket.contract_id else None,
+        "open_defects": (
+            [d for d in await defects.list_defects(db, by=actor) if d.status == "open"]
+            if actor.role in tickets.HANDLERS
+            else []
+        ),
     }
     return render(request, "monitoring/ticket.html", context, actor=actor)
 
@@ -142,6 +168,8 @@ async def ticket_action(
     severity: Annotated[str, Form(max_length=3)] = "",
     tier: Annotated[str, Form(max_length=12)] = "",
     closure_reason: Annotated[str, Form(max_length=40)] = "",
+    minutes: Annotated[int | None, Form(ge=1, le=24 * 60)] = None,
+    defect_id: Annotated[int | None, Form(ge=1, le=MAX_KEY)] = None,
 ) -> Response:
     if action not in ACTIONS:
         raise tickets.TicketNotFound("No such action on a ticket.")
@@ -160,6 +188,60 @@ async def ticket_action(
         await tickets.resume(db, ticket_id, note=text, by=actor)
     elif action == "resolve":
         await tickets.resolve(db, ticket_id, closure_reason=closure_reason, note=text, by=actor)
+    elif action == "work":
+        if minutes is None:
+            raise InvalidInput("Say how many minutes of work to record.")
+        await best_effort.record_work(db, ticket_id, minutes=minutes, note=text, by=actor)
+    elif action == "consent":
+        await best_effort.record_consent(db, ticket_id, note=text, by=actor)
+    elif action == "await-patch":
+        if defect_id is None:
+            raise InvalidInput("Choose the defect whose patch the ticket waits for.")
+        await defects.await_patch(db, ticket_id, defect_id=defect_id, note=text, by=actor)
     else:
         await tickets.reopen(db, ticket_id, note=text, by=actor)
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+@router.post("/tickets/queue/next")
+async def take_next_call(db: Db, actor: CurrentActor) -> Response:
+    ticket = await phone_queue.answer_next(db, by=actor)
+    return RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
+
+
+@router.get("/defects")
+async def defect_list(request: Request, db: Db, actor: CurrentActor) -> Response:
+    found = await defects.list_defects(db, by=actor)
+    return render(
+        request,
+        "monitoring/defects.html",
+        {"defects": found, "tickets": {d.id: await defects.tickets_of(db, d) for d in found}},
+        actor=actor,
+    )
+
+
+@router.post("/defects")
+async def add_defect(
+    db: Db,
+    actor: CurrentActor,
+    title: Short,
+    description: Text,
+    kind: Annotated[str, Form(max_length=12)] = "defect",
+) -> Response:
+    if not (_clean(title) and _clean(description)):
+        raise InvalidInput("A title and a description are needed.")
+    await defects.create_defect(
+        db, defects.NewDefect(kind, title.strip(), description.strip()), by=actor
+    )
+    return RedirectResponse("/defects", status_code=303)
+
+
+@router.post("/defects/{defect_id:int}/release")
+async def release_defect(
+    defect_id: int, db: Db, actor: CurrentActor, release: Annotated[str, Form(max_length=100)]
+) -> Response:
+    name = _clean(release)
+    if name is None:
+        raise InvalidInput("Name the release that carries the fix.")
+    await defects.release_fix(db, defect_id, release=name, by=actor)
+    return RedirectResponse("/defects", status_code=303)

@@ -10,6 +10,7 @@ from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.settings import get_settings
 from monitoring.models import Ticket, TicketBreach
+from monitoring.service.paging import page_on_call
 from monitoring.service.tickets import add_event, next_tier
 
 BREACH_KINDS = ("response", "update", "resolution")
@@ -80,6 +81,17 @@ async def mark_breaches(session: AsyncSession, *, now: datetime | None = None) -
                 template="monitoring/email/ticket_breach.txt",
                 context={"ticket": ticket, "kind": kind, "due": due, "tier": tier},
                 dedupe_key=f"ticket-breach-{ticket.id}-{kind}-{due.isoformat()}",
+            )
+            await page_on_call(
+                session,
+                "ticket_breach",
+                summary=f"Ticket #{ticket.id} ({ticket.severity}) missed its {kind} clock",
+                dedupe_key=f"breach-{ticket.id}-{kind}-{due.isoformat()}",
+                at=now,
+                ticket_id=ticket.id,
+                severity=ticket.severity,
+                kind=kind,
+                due=due.isoformat(),
             )
             found += 1
     await session.flush()

@@ -63,6 +63,17 @@ class BusinessCalendar:
         return out
 
 
+def opening_at_or_after(calendar: BusinessCalendar, at: datetime) -> datetime:
+    """`at` itself during working time, else the next opening of the calendar."""
+    cursor = at
+    while cursor - at < HORIZON:
+        windows = calendar.windows(cursor, cursor + _CHUNK)
+        if windows:
+            return windows[0].start
+        cursor += _CHUNK
+    raise ValueError("the calendar has no working time within the horizon")
+
+
 def _working(
     calendar: BusinessCalendar | None, start: datetime, end: datetime, pauses: Sequence[Interval]
 ) -> list[Interval]:

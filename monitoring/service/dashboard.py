@@ -15,6 +15,7 @@ from bridgedesk.models import OutboxMessage
 from monitoring.models import COMPONENTS, MaintenanceWindow, ProbeTarget
 from monitoring.service import breaches, uptime
 from monitoring.service.callstats import CauseCount, call_statistics
+from monitoring.service.desk_figures import DeskFigures, month_desk_figures
 from monitoring.service.intervals import Interval
 from monitoring.service.sla import SEVERITIES
 from reservations.service import confirmation
@@ -61,6 +62,8 @@ class Dashboard:
     tickets_by_severity: dict[str, dict[str, int]]
     breaches: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    # The help desk's figures per month (phone within 60 s, email within 24 h, on time).
+    desk: list[DeskFigures] = field(default_factory=list)
 
 
 async def confirmation_share(
@@ -123,6 +126,9 @@ async def build(session: AsyncSession, *, by: Actor, months: int = 6) -> Dashboa
         tickets_by_severity=by_severity,
         breaches=missed_by_kind,
         notes=notes,
+        desk=[
+            await month_desk_figures(session, month=month, customer_id=None) for month, _ in spans
+        ],
     )
 
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitoring.intervals import Interval
 from monitoring.models import Ticket
 from monitoring.service.callstats import pct
+from monitoring.service.intervals import Interval
 from monitoring.service.sla import SEVERITIES
 
 # "Email tickets are answered within 24 h" (SPEC §6), for routine mail.

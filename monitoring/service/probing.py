@@ -22,6 +22,7 @@ from bridge.service import probes
 from bridgedesk.db import add_unique
 from bridgedesk.errors import Conflict, DomainError
 from monitoring.models import MonitoredSpan, Outage, PendingProbe, ProbeRound, ProbeTarget
+from monitoring.service.paging import page_on_call
 from reservations.service import registry
 
 MINUTE = timedelta(minutes=1)
@@ -171,6 +172,16 @@ async def record_sample(
             session.add(outage)
             await session.flush()
             state.open_outage_id = outage.id
+            if component == "bridge":
+                await page_on_call(
+                    session,
+                    "bridge_outage",
+                    summary=f"Bridge {target} down since {outage.started_at.isoformat()}",
+                    dedupe_key=f"outage-{outage.id}",
+                    at=outage.started_at,
+                    outage_id=outage.id,
+                    target=target,
+                )
     state.last_sample_at = at
     state.last_ok = ok
     state.last_detail = detail[:300] or None

@@ -1,11 +1,12 @@
-"""Help-desk tickets: opening with the caller's details, the SLA clocks of the customer's
-policy, and the lifecycle (respond, update, escalate, wait, resume, resolve, reopen) as a
-timeline."""
+"""Help-desk tickets: opening with the caller's details (checked against the customer's
+support contracts), the SLA clocks of the contract's or customer's policy, and the lifecycle
+(respond, update, escalate, wait, resume, resolve, reopen) as a timeline."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,13 +16,16 @@ from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import Actor, Role
 from monitoring.models import Ticket, TicketBreach, TicketEvent
+from monitoring.service.contracts import coverage_for
 from monitoring.service.intervals import Interval
+from monitoring.service.paging import page_on_call, page_sl4_ticket
 from monitoring.service.sla import SEVERITIES, Policy, customer_policy_id, load_policy
+from monitoring.service.ticket_mail import acknowledge
 from reservations.service import registry
 
 CHANNELS = ("phone", "email", "web")
 TIERS = ("1", "2", "3", "engineering")
-STATUSES = ("open", "responded", "waiting", "resolved")
+STATUSES = ("open", "responded", "waiting", "awaiting_patch", "resolved")
 CLOSURE_REASONS = ("solved_without_code_change", "patch_provided", "third_party_component")
 # Provider staff who work tickets; customers' schedulers open and follow their own.
 HANDLERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
@@ -49,6 +53,12 @@ class NewTicket:
     caller_account: str | None = None
     caller_system: str | None = None
     suggested_severity: str | None = None
+    # Phone calls: when the call was offered to the desk and when it was picked up. A phone
+    # ticket with neither was taken as it was opened; one offered and not answered waits in
+    # the queue.
+    offered_at: datetime | None = None
+    answered_at: datetime | None = None
+    related_ticket_id: int | None = None
 
 
 def next_tier(tier: str) -> str:
@@ -73,7 +83,9 @@ def add_event(
 
 def _set_resolution_clock(ticket: Ticket, policy: Policy) -> None:
     ticket.resolve_by = policy.due(
-        policy.targets[ticket.severity].resolve, ticket.reported_at, pauses_of(ticket)
+        policy.targets[ticket.severity].resolve,
+        ticket.clock_started_at or ticket.reported_at,
+        pauses_of(ticket),
     )
 
 
@@ -95,12 +107,31 @@ async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> T
     reported_at = data.reported_at or now
     if reported_at > now:
         raise InvalidInput("reported_at must not be in the future.")
-    policy = await load_policy(session, await customer_policy_id(session, customer.id))
+    offered_at, answered_at = _call_times(data, reported_at, now)
+    related = None
+    if data.related_ticket_id is not None:
+        related = await get_ticket(session, data.related_ticket_id, by=by)
+        if related.customer_id != customer.id:
+            raise InvalidInput("A related ticket must be the same customer's.")
+    caller_name = data.caller_name or by.name
+    coverage = await coverage_for(
+        session,
+        customer.id,
+        on=reported_at.astimezone(ZoneInfo(customer.timezone)).date(),
+        caller_name=caller_name,
+        caller_email=by.email if data.caller_name is None else None,
+        system=data.caller_system,
+        account=data.caller_account,
+    )
+    # A call under contract runs on the contract's policy; best effort on the customer's.
+    policy_id = coverage.policy_id if not coverage.best_effort else None
+    policy = await load_policy(session, policy_id or await customer_policy_id(session, customer.id))
+    clock_start = policy.clock_start(data.severity, reported_at)
     ticket = Ticket(
         customer_id=customer.id,
         reporter_id=by.user_id,
         reporter_name=by.name,
-        caller_name=data.caller_name or by.name,
+        caller_name=caller_name,
         caller_company=data.caller_company or customer.name,
         caller_account=data.caller_account,
         caller_system=data.caller_system,
@@ -115,15 +146,62 @@ async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> T
         policy_id=policy.id,
         reported_at=reported_at,
         created_at=now,
-        respond_by=policy.due(policy.respond_clock(data.severity, data.channel), reported_at),
+        clock_started_at=clock_start,
+        after_hours=not policy.is_open(reported_at) and policy.takes_after_hours(data.severity),
+        respond_by=policy.due(policy.respond_clock(data.severity, data.channel), clock_start),
         pauses=[],
+        contract_id=coverage.contract_id,
+        best_effort=coverage.best_effort,
+        best_effort_reason=coverage.best_effort_reason,
+        work_minutes=0,
+        offered_at=offered_at,
+        answered_at=answered_at,
+        related_ticket_id=related.id if related is not None else None,
     )
     _set_resolution_clock(ticket, policy)
     session.add(ticket)
     await session.flush()
     add_event(session, ticket, "opened", by.name, data.summary, severity=data.severity)
+    if related is not None:
+        add_event(session, ticket, "related", by.name, None, ticket_id=related.id)
+        add_event(session, related, "related", by.name, None, ticket_id=ticket.id)
+    if ticket.severity == "SL4":
+        await page_sl4_ticket(session, ticket)
+    if not by.is_provider:
+        await acknowledge(session, ticket, by.email)
+    if ticket.after_hours:
+        await page_on_call(
+            session,
+            "after_hours_ticket",
+            summary=f"Ticket #{ticket.id} ({ticket.severity}) on the after-hours line: "
+            f"{ticket.summary}",
+            dedupe_key=f"after-hours-{ticket.id}",
+            ticket_id=ticket.id,
+            customer=customer.name,
+            severity=ticket.severity,
+            respond_by=ticket.respond_by.isoformat(),
+        )
     await session.flush()
     return ticket
+
+
+def _call_times(
+    data: NewTicket, reported_at: datetime, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """The phone queue's two instants; other channels have none."""
+    if data.channel != "phone":
+        if data.offered_at is not None or data.answered_at is not None:
+            raise InvalidInput("offered_at and answered_at are for phone tickets.")
+        return None, None
+    if data.offered_at is None and data.answered_at is None:
+        return reported_at, reported_at
+    offered = data.offered_at or reported_at
+    answered = data.answered_at
+    if offered > now or (answered is not None and answered > now):
+        raise InvalidInput("offered_at and answered_at must not be in the future.")
+    if answered is not None and answered < offered:
+        raise InvalidInput("answered_at must not be before offered_at.")
+    return offered, answered
 
 
 async def get_ticket(
@@ -217,8 +295,12 @@ async def respond(
     now = utcnow()
     if severity is not None and severity != ticket.severity:
         ticket.severity = _check_choice(severity, SEVERITIES, "severity")
+        if ticket.severity == "SL4":
+            await page_sl4_ticket(session, ticket)
     ticket.status = "responded"
     ticket.responded_at = now
+    if ticket.channel == "phone" and ticket.answered_at is None:
+        ticket.answered_at = now  # answering a waiting call takes it off the queue
     ticket.last_update_at = now
     ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
     _set_resolution_clock(ticket, policy)

@@ -13,19 +13,14 @@ from bridge.service.leg_states import LegState
 from bridgedesk.identity import Role
 from reservations.models import Site
 from tests.bridge.calls import end, legs_of
-from tests.bridge.test_recovery import (  # noqa: F401 (fixtures)
-    T0,
-    conference,
-    launched_and_connected,
-    recovery_settings,
-    run,
-)
+from tests.bridge.launches import T0, launched_and_connected, run
 from tests.reservations.browsing import csrf_of
 
+pytestmark = pytest.mark.usefixtures("recovery_settings")
 DROPPED_AT = T0 + timedelta(minutes=10)
 
 
-async def _site_past_its_window(db, conference) -> int:  # noqa: F811
+async def _site_past_its_window(db, conference) -> int:
     """The Boardroom drops at T0+10 min and is still down 5 minutes later: its incident id."""
     lab = await db.scalar(select(Site).where(Site.name == "Lab"))
     lab.contacts = [{"name": "Lou Lab", "phone": "+1 555 0100"}]
@@ -45,7 +40,7 @@ async def _site_past_its_window(db, conference) -> int:  # noqa: F811
 
 async def test_a_site_with_two_technical_contacts_gets_the_seeds_steps_in_order(
     db,
-    conference,  # noqa: F811
+    conference,
     client_as,
 ):
     incident_id = await _site_past_its_window(db, conference)
@@ -85,7 +80,7 @@ async def test_a_site_with_two_technical_contacts_gets_the_seeds_steps_in_order(
 
 async def test_each_call_is_recorded_with_its_outcome_and_who_made_it(
     db,
-    conference,  # noqa: F811
+    conference,
     client_as,
 ):
     incident_id = await _site_past_its_window(db, conference)
@@ -124,7 +119,7 @@ async def test_each_call_is_recorded_with_its_outcome_and_who_made_it(
 
 async def test_a_wrong_outcome_step_or_incident_is_refused(
     db,
-    conference,  # noqa: F811
+    conference,
     client_as,
 ):
     incident_id = await _site_past_its_window(db, conference)
@@ -140,7 +135,7 @@ async def test_a_wrong_outcome_step_or_incident_is_refused(
     assert missing.status_code == 404
 
 
-async def test_opening_twice_writes_the_steps_once(db, conference):  # noqa: F811
+async def test_opening_twice_writes_the_steps_once(db, conference):
     incident_id = await _site_past_its_window(db, conference)
     await run(DROPPED_AT + timedelta(seconds=301))
     await run(DROPPED_AT + timedelta(seconds=302))
@@ -180,7 +175,7 @@ def test_the_plan_keeps_the_chain_indexes_of_drop_recovery(contacts):
 
 async def test_the_live_panel_shows_the_checklist_and_a_click_records_the_outcome(
     db,
-    conference,  # noqa: F811
+    conference,
     sign_in,
     make_user,
 ):

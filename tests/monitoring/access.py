@@ -11,11 +11,12 @@ from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
 from bridgedesk.models import User
 from monitoring.models import SlaPolicy
-from monitoring.service import maintenance, tickets, uptime
+from monitoring.service import contracts, defects, maintenance, tickets, uptime
 from tests.access_rules import EVERYONE, PROVIDER, STAFF, Rule, World
 
 HANDLERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
 OPENERS = HANDLERS | {Role.SCHEDULER}
+CONTRACT_READERS = EVERYONE - {Role.BILLING}
 
 ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/uptime"): Rule(EVERYONE),
@@ -37,6 +38,22 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/tickets/{ticket_id}/resume"): Rule(HANDLERS, tenant=True),
     ("POST", "/api/v1/tickets/{ticket_id}/resolve"): Rule(HANDLERS, tenant=True),
     ("POST", "/api/v1/tickets/{ticket_id}/reopen"): Rule(OPENERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/work"): Rule(HANDLERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/charge-consent"): Rule(OPENERS, tenant=True),
+    ("POST", "/api/v1/tickets/{ticket_id}/await-patch"): Rule(HANDLERS, tenant=True),
+    ("POST", "/api/v1/support-contracts"): Rule(STAFF, tenant=True),
+    ("GET", "/api/v1/support-contracts"): Rule(CONTRACT_READERS),
+    ("GET", "/api/v1/support-contracts/{contract_id}"): Rule(CONTRACT_READERS, tenant=True),
+    ("PATCH", "/api/v1/support-contracts/{contract_id}"): Rule(
+        STAFF | {Role.SCHEDULER}, tenant=True
+    ),
+    ("GET", "/api/v1/desk/queue"): Rule(HANDLERS),
+    ("POST", "/api/v1/desk/queue/next"): Rule(HANDLERS),
+    ("GET", "/api/v1/desk/figures"): Rule(EVERYONE, tenant=True),
+    ("POST", "/api/v1/defects"): Rule(HANDLERS),
+    ("GET", "/api/v1/defects"): Rule(HANDLERS),
+    ("GET", "/api/v1/defects/{defect_id}"): Rule(HANDLERS),
+    ("POST", "/api/v1/defects/{defect_id}/release"): Rule(HANDLERS),
     ("GET", "/api/v1/sla-policies"): Rule(PROVIDER),
     ("PUT", "/api/v1/customers/{customer_id}/sla-policy"): Rule(STAFF, tenant=True),
     # The service report: the customer's own users and provider staff.
@@ -93,6 +110,34 @@ async def prepare(world: World, request: pytest.FixtureRequest) -> None:
         await tickets.resolve(
             db, ticket.id, closure_reason="solved_without_code_change", note=None, by=admin
         )
+    # A call waiting in the phone queue, a contract and an open defect.
+    await tickets.open_ticket(
+        db,
+        tickets.NewTicket(
+            world.customer_id,
+            "SL2",
+            "Echo on the line",
+            "Calling about echo",
+            "phone",
+            offered_at=now - timedelta(minutes=2),
+        ),
+        by=admin,
+    )
+    contract = await contracts.create_contract(
+        db,
+        contracts.NewContract(
+            world.customer_id,
+            ["Boardroom codec"],
+            [contracts.AuthorizedPerson("Dana Authorized")],
+            now.date(),
+        ),
+        by=admin,
+    )
+    defect = await defects.create_defect(
+        db, defects.NewDefect("defect", "Echo", "Echo on long calls"), by=admin
+    )
+    world.ids["contract_id"] = contract.id
+    world.ids["defect_id"] = defect.id
     world.ids["outage_id"] = outage.id
     world.ids["window_id"] = window.id
     world.ids["ticket_id"] = ticket.id
@@ -147,6 +192,27 @@ def request_for(route: tuple[str, str], world: World, caller: User | None) -> di
                 "channel": "web",
             }
         }
+    if route == ("POST", "/api/v1/tickets/{ticket_id}/work"):
+        return {"json": {"minutes": 5}}
+    if route == ("POST", "/api/v1/tickets/{ticket_id}/await-patch"):
+        return {"json": {"defect_id": world.ids["defect_id"]}}
+    if route == ("POST", "/api/v1/support-contracts"):
+        return {
+            "json": {
+                "customer_id": world.customer_id,
+                "systems": ["Lobby codec"],
+                "authorized": [{"name": "Lee Caller", "email": "lee@example.com"}],
+                "starts_on": utcnow().date().isoformat(),
+            }
+        }
+    if route == ("PATCH", "/api/v1/support-contracts/{contract_id}"):
+        return {"json": {"add_authorized": [{"name": "Robin Added"}]}}
+    if path == "/api/v1/desk/figures":
+        return {"params": {"month": month, "customer_id": world.customer_id}}
+    if route == ("POST", "/api/v1/defects"):
+        return {"json": {"title": "Slides freeze", "description": "At 30 min."}}
+    if route == ("POST", "/api/v1/defects/{defect_id}/release"):
+        return {"json": {"release": "4.2.1"}}
     if path.endswith("/update"):
         return {"json": {"note": "Engineering is looking at it."}}
     if path.endswith("/resolve"):

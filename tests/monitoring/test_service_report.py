@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from bridgedesk.demo import load_demo
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from billing.jobs import deliver_issued_documents_job
 from billing.models import Invoice
 from bridgedesk import outbox
+from bridgedesk.app.demo import load_demo
 from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role

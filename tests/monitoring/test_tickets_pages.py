@@ -151,3 +151,61 @@ async def test_a_missed_response_clock_shows_late_on_the_list_and_the_ticket(
     page = await scheduler.get(url)
     assert re.search(r'data-testid="respond-by">[^<]*' + re.escape(late), page.text)
     assert late in (await scheduler.get("/tickets")).text
+
+
+async def test_the_desk_works_the_queue_work_minutes_and_a_defect_on_its_pages(
+    db, make_customer, make_user, client_as, sign_in
+):
+    customer = await make_customer()
+    technician = await make_user(Role.TECHNICIAN)
+    desk = await sign_in(technician)
+    api = await client_as(technician)
+    waiting = await api.post(
+        "/api/v1/tickets",
+        json={
+            "customer_id": customer.id,
+            "severity": "SL2",
+            "summary": "Echo on every call",
+            "description": "Echo.",
+            "channel": "phone",
+            "offered_at": (T - timedelta(seconds=40)).isoformat(),
+        },
+    )
+    assert waiting.status_code == 201, waiting.text
+    listing = await desk.get("/tickets")
+    assert 'data-testid="phone-queue"' in listing.text and "Echo on every call" in listing.text
+    assert 'data-testid="helpdesk-contact"' in listing.text
+    taken = await desk.post("/tickets/queue/next", data={"csrf_token": csrf(listing)})
+    assert taken.status_code == 303
+    url = taken.headers["location"]
+    assert url == f"/tickets/{waiting.json()['id']}"
+    page = await desk.get(url)
+    assert "waiting in the queue" not in page.text and "answered" in page.text
+    worked = await desk.post(f"{url}/work", data={"csrf_token": csrf(page), "minutes": "12"})
+    assert worked.status_code == 303, worked.text[-1500:]
+    defects_page = await desk.get("/defects")
+    added = await desk.post(
+        "/defects",
+        data={"csrf_token": csrf(defects_page), "title": "Echo canceller", "description": "AEC"},
+    )
+    assert added.status_code == 303
+    page = await desk.get(url)
+    assert "12 min worked" in page.text and "Wait for its patch" in page.text
+    defect_id = re.search(r'<option value="(\d+)">#\d+ Echo canceller', page.text)
+    assert defect_id
+    parked = await desk.post(
+        f"{url}/await-patch", data={"csrf_token": csrf(page), "defect_id": defect_id.group(1)}
+    )
+    assert parked.status_code == 303
+    defects_page = await desk.get("/defects")
+    assert f'href="/tickets/{waiting.json()["id"]}"' in defects_page.text
+    released = await desk.post(
+        f"/defects/{defect_id.group(1)}/release",
+        data={"csrf_token": csrf(defects_page), "release": "9.3"},
+    )
+    assert released.status_code == 303
+    page = await desk.get(url)
+    assert 'data-testid="status">resolved' in page.text and "patch provided" in page.text
+    # Customers have no defect list.
+    scheduler = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    assert (await scheduler.get("/defects")).status_code == 403
