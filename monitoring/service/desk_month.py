@@ -5,13 +5,14 @@ tickets hold (their clocks were set by the SLA policy when they were opened)."""
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitoring.models import Ticket
 from monitoring.service.callstats import pct
+from monitoring.service.desk_figures import DeskFigures, month_desk_figures
 from monitoring.service.intervals import Interval
 from monitoring.service.sla import SEVERITIES
 
@@ -64,7 +65,9 @@ def _judge(pairs: Sequence[tuple[str, datetime | None, datetime | None]]) -> Jud
     )
 
 
-def desk_month(tickets: Sequence[Ticket], now: datetime) -> DeskMonth:
+def desk_month(
+    tickets: Sequence[Ticket], now: datetime, phone: DeskFigures | None = None
+) -> DeskMonth:
     """Response: judged once answered or once `respond_by` passed. Resolution: once resolved
     or once `resolve_by` passed (a paused clock has none and waits). Email: routine mail
     answered within 24 h of being reported."""
@@ -93,27 +96,22 @@ def desk_month(tickets: Sequence[Ticket], now: datetime) -> DeskMonth:
         + (f" (resolve by {t.resolve_by:%Y-%m-%d %H:%M})" if t.resolve_by else "")
         for t in tickets
     ]
-    # -- PHONE FIGURE JOINS HERE --------------------------------------------------------
-    # The phone queue (offered_at/answered_at on phone tickets) and its monthly share are
-    # built by the desk work (`monitoring/service/desk_figures.month_desk_figures(session, *,
-    # month, customer_id)`); at merge its phone share and call count replace these two Nones,
-    # and its per-severity response/resolution figures may replace the ones judged above.
-    phone_within_60s_pct: Decimal | None = None
-    phone_calls: int | None = None
-    # ------------------------------------------------------------------------------------
     return DeskMonth(
         tickets=len(tickets),
         response=_judge(response),
         resolution=_judge(resolution),
         email=_judge(email),
-        phone_within_60s_pct=phone_within_60s_pct,
-        phone_calls=phone_calls,
+        # The phone queue's own figure (desk_figures), as a percentage like the others.
+        phone_within_60s_pct=None
+        if phone is None or phone.phone_share is None
+        else (phone.phone_share * 100).quantize(Decimal("0.01"), ROUND_HALF_UP),
+        phone_calls=None if phone is None else phone.phone_offered,
         evidence=evidence,
     )
 
 
 async def customer_desk_month(
-    session: AsyncSession, customer_id: int, span: Interval, now: datetime
+    session: AsyncSession, customer_id: int, month: str, span: Interval, now: datetime
 ) -> DeskMonth:
     """The customer's tickets reported in the span (the customer's month)."""
     tickets = (
@@ -127,4 +125,5 @@ async def customer_desk_month(
             .order_by(Ticket.reported_at, Ticket.id)
         )
     ).all()
-    return desk_month(tickets, now)
+    phone = await month_desk_figures(session, month=month, customer_id=customer_id)
+    return desk_month(tickets, now, phone)

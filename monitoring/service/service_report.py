@@ -323,7 +323,9 @@ async def build(
     if _certification_providers:
         certification = await _certification_providers[0](session, customer.id, month)
     commitments.append(_certification(certification))
-    commitments.extend(_desk(await desk_month.customer_desk_month(session, customer.id, span, now)))
+    commitments.extend(
+        _desk(await desk_month.customer_desk_month(session, customer.id, month, span, now))
+    )
     return ServiceReport(
         customer_id=customer.id,
         customer_name=customer.name,

@@ -24,7 +24,7 @@ from bridgedesk.models import User
 from certification.models import CertificationSignOff, CertificationTest
 from certification.service import reports
 from monitoring.models import Ticket
-from monitoring.service import callstats, service_report, tickets, uptime
+from monitoring.service import callstats, desk_figures, service_report, tickets, uptime
 from reservations.models import Customer
 from reservations.service import confirmation
 
@@ -143,8 +143,12 @@ async def test_every_figure_is_the_figure_of_the_package_that_owns_it(db, demo):
     assert (
         found["desk_response"].evidence[0] == f"{len(in_time)} of {len(answered)} tickets in time"
     )
-    # The phone share is not measured on this branch: shown, never judged.
-    assert (found["desk_phone"].value, found["desk_phone"].met) == (None, None)
+    # The phone share: the desk's own monthly figure for the customer (desk_figures).
+    desk = await desk_figures.month_desk_figures(db, month=month, customer_id=acme.id)
+    assert desk.phone_share is not None
+    assert found["desk_phone"].figure == (desk.phone_share * 100).quantize(Decimal("0.01"))
+    assert found["desk_phone"].met == desk.phone_met
+    assert found["desk_phone"].evidence == [f"{desk.phone_offered} calls"]
 
 
 async def test_the_json_the_html_and_the_pdf_name_every_commitment(db, demo, client_as):
