@@ -30,4 +30,6 @@ def test_the_migrations_form_one_line_of_history():
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
     revisions = list(script.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, 9)]
+    # Numbered in order; a branch's migration carries a suffix ("0009_worker") until merged.
+    numbers = [r.revision[:4] for r in reversed(revisions)]
+    assert numbers == [f"{n:04d}" for n in range(1, len(numbers) + 1)]
