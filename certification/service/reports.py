@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk import outbox
+from bridgedesk import isolation, outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 from bridgedesk.settings import get_settings
@@ -34,10 +34,13 @@ async def warn_before_deadlines(session: AsyncSession) -> int:
         )
     ).all()
     sent = 0
-    for site, record in found:
+
+    async def warn(found_row: tuple[Site, CertificationRecord]) -> None:
+        nonlocal sent
+        site, record = found_row
         due = current_deadline(record)
         if due is None or due > horizon:
-            continue
+            return
         which = (
             "register" if due == record.register_by and record.registered_at is None else "certify"
         )
@@ -56,6 +59,14 @@ async def warn_before_deadlines(session: AsyncSession) -> int:
             dedupe_key=f"certification_deadline:{site.id}:{which}:{due.isoformat()}",
         )
         sent += message is not None
+
+    await isolation.each_in_savepoint(
+        session,
+        [(site, record) for site, record in found],
+        warn,
+        job="warn_certification_deadlines",
+        name=lambda row: f"site {row[0].id}",
+    )
     return sent
 
 
