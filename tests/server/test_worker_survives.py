@@ -111,7 +111,7 @@ def test_the_worker_keeps_scheduling_through_load_on_one_sqlite_file(
             _wait_for("first heartbeat", 30, lambda: _worker_ok(server.base_url))
             scheduler = _client(server.base_url, "scheduler@acme.example")
             finance = _client(server.base_url, "finance@bridgedesk.example")
-            operator = _page_client(server.base_url, "operator@bridgedesk.example")
+            admin_pages = _page_client(server.base_url, "admin@bridgedesk.example")
             me = scheduler.get("/api/v1/users/me").json()
             customer_id = me["customer_id"]
             sites = scheduler.get("/api/v1/sites", params={"customer_id": customer_id}).json()
@@ -128,7 +128,7 @@ def test_the_worker_keeps_scheduling_through_load_on_one_sqlite_file(
             def read_pages() -> None:
                 while not done.is_set():
                     for path in ("/day", "/confirmations", "/dashboard", "/billing"):
-                        page_reads.append(operator.get(path).status_code)
+                        page_reads.append(admin_pages.get(path).status_code)
 
             def book(i: int) -> int:
                 start = day + timedelta(hours=i // len(site_ids), minutes=0)
