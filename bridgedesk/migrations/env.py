@@ -1,9 +1,8 @@
 """Alembic environment: one metadata for every package, batch mode on SQLite."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
 
-from bridgedesk.db import Base, sync_url
+from bridgedesk.db import Base, sync_engine_for
 from bridgedesk.model_registry import import_all_models
 
 import_all_models()
@@ -16,10 +15,8 @@ def run_migrations() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = sync_url(config.get_main_option("sqlalchemy.url") or "")
-    engine = engine_from_config(
-        {"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool
-    )
+    # Set up like every other engine (on SQLite: WAL, busy timeout, BEGIN IMMEDIATE).
+    engine = sync_engine_for(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         _run(connection)
 
