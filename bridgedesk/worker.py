@@ -3,6 +3,9 @@ and the supervised SIP engine processes, run on every worker host.
 
 Jobs are persisted in the database (APScheduler's SQLAlchemy job store) so a restarted
 worker knows when each last ran; every job is idempotent, so a catch-up run is harmless.
+The scheduler runs in its own thread and the jobs on this process's event loop
+(bridgedesk.scheduling says why); while it lives, the worker writes a heartbeat every few
+seconds, and when it dies the worker exits with status 3 to be restarted.
 The SIP processes take their work from the database too, so hosts share one PostgreSQL.
 """
 
@@ -14,6 +17,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from bridge.engine.supervisor import Supervisor
-from bridgedesk import heartbeat
+from bridgedesk import heartbeat, isolation
 from bridgedesk.clock import utcnow
-from bridgedesk.db import database, is_sqlite, retry_on_lock_async, sync_engine_for, unit_of_work
+from bridgedesk.db import database, is_sqlite, sync_engine_for
 from bridgedesk.jobs import run_all_once, scheduled_jobs
 from bridgedesk.migrate import upgrade
 from bridgedesk.scheduling import GuardedScheduler, RetryingJobStore, SchedulerDied
@@ -162,16 +166,11 @@ async def _beat_while_alive(scheduler: GuardedScheduler, stop: asyncio.Event) ->
     settings = get_settings()
     worker, started_at = heartbeat.this_worker(), utcnow()
 
-    async def write() -> None:
-        async with unit_of_work() as session:
-            await heartbeat.beat(
-                session, worker=worker, role=heartbeat.SCHEDULER, started_at=started_at
-            )
-
+    beat = partial(heartbeat.beat, worker=worker, role=heartbeat.SCHEDULER, started_at=started_at)
     while not stop.is_set():
         scheduler.check()
         try:
-            await retry_on_lock_async(write, what="worker heartbeat")
+            await isolation.in_unit("worker heartbeat", beat)
         except Exception:  # reported by its absence: /healthz calls the worker down
             log.exception("worker heartbeat not written")
         with contextlib.suppress(TimeoutError):
