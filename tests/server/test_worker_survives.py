@@ -163,7 +163,7 @@ def test_the_worker_keeps_scheduling_through_load_on_one_sqlite_file(
                 EMAIL_WITHIN_SECONDS,
                 lambda: bool(smtp_server.mailbox.with_subject(number)),
             )
-            print(f"new booking's email after {took:.1f} s")
+            print(f"{len(page_reads)} page reads; new booking's email after {took:.1f} s")
             assert _worker_ok(server.base_url)
             assert worker.poll() is None
             log = (tmp_path / "worker.log").read_text()
