@@ -34,10 +34,16 @@ system-deps:
 	fi
 
 # The web service in the foreground, the worker (scheduled jobs, SIP engine) beside it,
-# stopped with it.
+# stopped with it. A worker that exits (its scheduler died: status 3) is restarted, and said
+# so on the terminal, not only in its log.
 run: install
 	$(BIN)/bridgedesk demo
-	$(BIN)/bridgedesk worker > bridgedesk-worker.log 2>&1 & worker=$$!; \
+	( trap 'kill $$child 2>/dev/null; exit 0' INT TERM; \
+	  while :; do \
+	    $(BIN)/bridgedesk worker >> bridgedesk-worker.log 2>&1 & child=$$!; wait $$child; \
+	    echo "*** bridgedesk worker exited with status $$?; restarting it in 2 s (bridgedesk-worker.log) ***" >&2; \
+	    sleep 2; \
+	  done ) & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/bridgedesk serve --host 127.0.0.1 --port 8000
 

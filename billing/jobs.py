@@ -1,8 +1,10 @@
-"""Billing's scheduled work: the monthly draft run, each month in its own unit of work."""
+"""Billing's scheduled work: the monthly draft run and the delivery of issued documents, each
+month and each document in its own unit of work (bridgedesk.isolation), so one that fails holds
+up no other."""
 
 from billing.service import delivery, monthly
+from bridgedesk import isolation
 from bridgedesk.clock import utcnow
-from bridgedesk.db import unit_of_work
 
 
 async def draft_ended_months_job() -> int:
@@ -12,13 +14,16 @@ async def draft_ended_months_job() -> int:
     a concurrent worker's record of the same month makes this one roll back.
     """
     now = utcnow()
-    async with unit_of_work() as session:
-        due = await monthly.months_due(session, now)
-    drafted = 0
-    for period in due:
-        async with unit_of_work() as session:
-            drafted += await monthly.draft_month(session, period, now)
-    return drafted
+    due = await isolation.in_unit(
+        "draft_ended_months", lambda session: monthly.months_due(session, now)
+    )
+    drafted, _ = await isolation.each_in_own_unit(
+        due,
+        lambda session, period: monthly.draft_month(session, period, now),
+        job="draft_ended_months",
+        name=lambda period: f"month {period}",
+    )
+    return sum(drafted)
 
 
 async def deliver_issued_documents_job() -> int:
@@ -26,9 +31,11 @@ async def deliver_issued_documents_job() -> int:
 
     One unit of work per document: a PDF that fails to render holds up no other.
     """
-    delivered = 0
-    while True:
-        async with unit_of_work() as session:
-            if not await delivery.deliver_next(session):
-                return delivered
-        delivered += 1
+    pending = await isolation.in_unit("deliver_issued_documents", delivery.pending_ids)
+    delivered, _ = await isolation.each_in_own_unit(
+        pending,
+        delivery.deliver,
+        job="deliver_issued_documents",
+        name=lambda pending_id: f"pending delivery {pending_id}",
+    )
+    return sum(delivered)

@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk import users
+from bridgedesk import heartbeat, users
 from bridgedesk.auth import FEED_KIND, CurrentActor, authenticate, issue_token
 from bridgedesk.db import MAX_KEY, READ_ONLY, Db, database
 from bridgedesk.identity import Role
@@ -86,14 +87,32 @@ async def list_users(db: Db, actor: CurrentActor) -> list[UserOut]:
     return [UserOut.from_model(u) for u in await users.list_users(db, by=actor)]
 
 
+class WorkerHealth(BaseModel):
+    last_heartbeat: datetime | None
+    ok: bool
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    # The worker's state is reported, not folded into the status: the web side may be fine.
+    worker: WorkerHealth | None = None
+
+
 @router.get("/healthz", tags=["health"])
-async def healthz(response: Response) -> dict[str, str]:
-    """200 when the database answers, 503 when it does not."""
+async def healthz(response: Response) -> Health:
+    """200 when the database answers, 503 when it does not; the worker's heartbeat beside."""
     try:
         async with database.engine.connect() as connection:
             await connection.execution_options(**{READ_ONLY: True})
             await connection.execute(text("SELECT 1"))
+            async with AsyncSession(bind=connection) as session:
+                worker = await heartbeat.worker_state(session)
     except Exception as error:  # any failure to reach the database is "down"
         response.status_code = 503
-        return {"status": "unavailable", "database": type(error).__name__}
-    return {"status": "ok", "database": "ok"}
+        return Health(status="unavailable", database=type(error).__name__)
+    return Health(
+        status="ok",
+        database="ok",
+        worker=WorkerHealth(last_heartbeat=worker.last_heartbeat, ok=worker.ok),
+    )

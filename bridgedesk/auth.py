@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridgedesk import heartbeat
 from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
 from bridgedesk.errors import DomainError, Forbidden, NotAuthenticated
@@ -23,6 +24,8 @@ SESSION_COOKIE = "bridgedesk_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Provider staff who run the service: their pages carry a banner while the worker is down.
+WORKER_WATCHERS = frozenset({Role.ADMIN, Role.OPERATOR})
 
 _hasher = PasswordHasher()
 
@@ -154,6 +157,8 @@ async def current_actor(request: Request, db: Db) -> Actor:
     request.state.csrf_token = token.csrf_token
     # Error pages find the actor here and keep the navigation bar.
     actor = actor_of(user)
+    if actor.role in WORKER_WATCHERS:  # their pages say so when the worker is not running
+        request.state.worker = await heartbeat.worker_state(db)
     request.state.actor = actor
     return actor
 

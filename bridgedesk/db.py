@@ -1,14 +1,17 @@
 """Database engine, declarative base and the unit of work that owns each transaction."""
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, pool
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -20,6 +23,9 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from bridgedesk.settings import get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -87,21 +93,36 @@ def is_sqlite(url: str) -> bool:
 READ_ONLY = "bridgedesk_read_only"
 
 
+# SQLite waits this long for another process's write lock before answering "database is
+# locked"; the web process, the worker and the CLI share one file, so waiting is normal.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_pragmas(dbapi_connection: Any) -> None:
+    """Set up one SQLite connection for a file shared by several processes: WAL (readers never
+    block the writer), a busy timeout (a writer waits for the lock instead of failing), and
+    foreign keys. Every engine of every process goes through `install_sqlite_write_lock`."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
 def install_sqlite_write_lock(sync_engine: Any) -> None:
-    """Every SQLite transaction begins IMMEDIATE, taking the write lock before any check.
+    """Every SQLite connection gets `sqlite_pragmas`, and every transaction begins IMMEDIATE,
+    taking the write lock before any check.
 
     That is SQLite's half of the no-double-booking rule: two bookings cannot both read "free"
-    and then both write, because the second cannot begin until the first has committed.
+    and then both write, because the second cannot begin until the first has committed. It
+    also means a transaction never has to upgrade a read lock (which SQLite refuses at once,
+    busy timeout or not, when another process wrote in between).
     """
 
     @event.listens_for(sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let us issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
+        sqlite_pragmas(dbapi_connection)
 
     @event.listens_for(sync_engine, "begin")
     def _begin(connection: Any) -> None:
@@ -110,6 +131,60 @@ def install_sqlite_write_lock(sync_engine: Any) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sync_engine_for(url: str, **options: Any) -> Engine:
+    """A blocking engine without a pool (migrations, the job store, the leader lock) set up
+    like the async one: on SQLite with `install_sqlite_write_lock`."""
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool, **options)
+    if is_sqlite(url):
+        install_sqlite_write_lock(engine)
+    return engine
+
+
+def is_lock_error(error: BaseException) -> bool:
+    """A write refused only because another transaction holds the lock: worth retrying.
+
+    SQLite says "database is locked" once its busy timeout ran out; PostgreSQL reports a
+    deadlock or a lock it could not take (NOWAIT) by SQLSTATE.
+    """
+    if not isinstance(error, DBAPIError):
+        return False
+    if "database is locked" in str(error.orig) or "database table is locked" in str(error.orig):
+        return True
+    return getattr(error.orig, "sqlstate", None) in ("40P01", "55P03")
+
+
+# Retries of a write that found the database locked: waits of 0.1, 0.2, 0.4, ... seconds.
+LOCK_RETRIES = 6
+LOCK_FIRST_WAIT = 0.1
+
+
+def retry_on_lock(call: Callable[[], T], *, what: str) -> T:
+    """`call()`, run again with backoff while it fails on a lock (blocking code)."""
+    for attempt in range(LOCK_RETRIES):
+        try:
+            return call()
+        except DBAPIError as error:
+            if not is_lock_error(error) or attempt == LOCK_RETRIES - 1:
+                raise
+            log.warning("%s: database locked, retry %d", what, attempt + 1)
+            time.sleep(LOCK_FIRST_WAIT * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+async def retry_on_lock_async(call: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """`await call()`, run again with backoff while it fails on a lock. `call` must be a whole
+    unit of work (it is started again from the beginning) and safe to repeat."""
+    for attempt in range(LOCK_RETRIES):
+        try:
+            return await call()
+        except DBAPIError as error:
+            if not is_lock_error(error) or attempt == LOCK_RETRIES - 1:
+                raise
+            log.warning("%s: database locked, retry %d", what, attempt + 1)
+            await asyncio.sleep(LOCK_FIRST_WAIT * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def create_engine_for(url: str) -> AsyncEngine:

@@ -4,9 +4,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, pool
 
-from bridgedesk.db import sync_url
+from bridgedesk.db import sync_engine_for
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,7 +23,7 @@ def upgrade(url: str) -> None:
 
     On PostgreSQL an advisory lock keeps several starting workers from migrating at once.
     """
-    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    engine = sync_engine_for(url)
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":

@@ -88,3 +88,16 @@ class ScheduledJobState(Base):
     id: Mapped[str] = mapped_column(String(191), primary_key=True)
     next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
     job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class WorkerHeartbeat(Base):
+    """One row per worker process, rewritten every few seconds while its scheduler runs:
+    `/healthz` and the operators' pages read the newest to tell whether the worker is alive."""
+
+    __tablename__ = "bridgedesk_worker_heartbeats"
+
+    # "host:pid": a restarted worker writes a new row; rows of dead processes age out.
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))  # "scheduler" or "standby"
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_beat: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

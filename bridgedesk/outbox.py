@@ -10,21 +10,25 @@ handover and the record resends the message once its lease has run out.
 
 import asyncio
 import base64
+import logging
 import smtplib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk import webhooks
+from bridgedesk import isolation, webhooks
 from bridgedesk.clock import utcnow
-from bridgedesk.db import unit_of_work
 from bridgedesk.models import OutboxMessage
 from bridgedesk.settings import Settings, get_settings
 from bridgedesk.templating import render_email
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,17 +85,25 @@ async def enqueue_email(
 
 
 @dataclass(frozen=True)
-class ClaimedEmail:
-    """What delivery needs of a claimed message, read before its claim committed."""
+class ClaimedMessage:
+    """A claimed message as stored, read before its claim committed. Nothing is built from it
+    yet: building (headers, attachments) belongs to the attempt, where any failure counts."""
 
     id: int
-    recipients: tuple[str, ...]
+    channel: str
+    topic: str
+    recipients: list[str]
     subject: str
     body: str
-    attachments: tuple[Attachment, ...]
+    # As stored: [{"filename", "content_type", "content_b64"}]
+    attachments: list[dict[str, Any]]
     # Another sender may claim the message again from this instant on.
     lease_until: datetime
-    channel: str = "email"
+
+
+# One attempt at delivering a claimed message on its channel; blocking (run in a thread), it
+# raises on any failure. `register_sender` adds channels (e.g. a signed webhook for paging).
+Sender = Callable[[ClaimedMessage, Settings], None]
 
 
 # smtplib's timeout for each step of the conversation; delivery starts only while at least
@@ -101,7 +113,7 @@ SMTP_TIMEOUT_SECONDS = 30
 
 async def claim_due(
     session: AsyncSession, *, lease: timedelta, limit: int = 50
-) -> list[ClaimedEmail]:
+) -> list[ClaimedMessage]:
     """Claim up to `limit` due messages for `lease`: until then no other claim returns them."""
     now = utcnow()
     due = (
@@ -123,17 +135,15 @@ async def claim_due(
         message.next_attempt_at = lease_until
     await session.flush()
     return [
-        ClaimedEmail(
+        ClaimedMessage(
             id=message.id,
-            recipients=tuple(message.recipients),
+            channel=message.channel,
+            topic=message.topic,
+            recipients=message.recipients,
             subject=message.subject,
             body=message.body,
-            attachments=tuple(
-                Attachment(a["filename"], a["content_type"], base64.b64decode(a["content_b64"]))
-                for a in message.attachments
-            ),
+            attachments=message.attachments,
             lease_until=lease_until,
-            channel=message.channel,
         )
         for message in due
     ]
@@ -173,19 +183,27 @@ async def record_failure(session: AsyncSession, message_id: int, error: str) -> 
     await session.flush()
 
 
-def build_email(message: ClaimedEmail, settings: Settings) -> EmailMessage:
+def build_email(message: ClaimedMessage, settings: Settings) -> EmailMessage:
+    """The email of a message; raises (e.g. ValueError on a header with CR/LF) if it cannot be."""
     email = EmailMessage()
     email["From"] = settings.mail_from
     email["To"] = ", ".join(message.recipients)
     email["Subject"] = message.subject
     email["Message-ID"] = f"<outbox-{message.id}@bridgedesk>"
     email.set_content(message.body)
-    for attachment in message.attachments:
+    for stored in message.attachments:
+        attachment = Attachment(
+            stored["filename"], stored["content_type"], base64.b64decode(stored["content_b64"])
+        )
         maintype, _, subtype = attachment.content_type.partition("/")
         email.add_attachment(
             attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
     return email
+
+
+def send_email(message: ClaimedMessage, settings: Settings) -> None:
+    _deliver(build_email(message, settings), settings)
 
 
 def _deliver(email: EmailMessage, settings: Settings) -> None:
@@ -195,6 +213,30 @@ def _deliver(email: EmailMessage, settings: Settings) -> None:
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
         smtp.send_message(email)
+
+
+def send_webhook(message: ClaimedMessage, settings: Settings) -> None:
+    """The webhook channel: the message's one recipient is the URL, its body the JSON."""
+    webhooks.post_signed(message.recipients[0], message.body, settings)
+
+
+SENDERS: dict[str, Sender] = {"email": send_email, webhooks.CHANNEL: send_webhook}
+
+
+def register_sender(channel: str, sender: Sender) -> None:
+    """Deliver the messages of `channel` with `sender` (at import of the module that owns it)."""
+    SENDERS[channel] = sender
+
+
+class NoSender(Exception):
+    """A message on a channel nobody delivers."""
+
+
+def _attempt(message: ClaimedMessage, settings: Settings) -> None:
+    sender = SENDERS.get(message.channel)
+    if sender is None:
+        raise NoSender(f"no sender for channel {message.channel!r}")
+    sender(message, settings)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -209,26 +251,25 @@ async def send_due(*, limit: int = 50) -> int:
     while a mail server is being talked to, so a slow or unreachable server blocks no one.
     """
     settings = get_settings()
-    async with unit_of_work() as session:
-        claimed = await claim_due(
-            session, lease=timedelta(seconds=settings.outbox_lease_seconds), limit=limit
-        )
+    lease = timedelta(seconds=settings.outbox_lease_seconds)
+    claimed = await isolation.in_unit(
+        "outbox", lambda session: claim_due(session, lease=lease, limit=limit)
+    )
     sent = 0
     for message in claimed:
         if utcnow() + timedelta(seconds=SMTP_TIMEOUT_SECONDS) >= message.lease_until:
             break  # the rest are claimed again once their lease runs out
         try:
-            if message.channel == webhooks.CHANNEL:
-                await asyncio.to_thread(
-                    webhooks.post_signed, message.recipients[0], message.body, settings
-                )
-            else:
-                await asyncio.to_thread(_deliver, build_email(message, settings), settings)
-        except (OSError, smtplib.SMTPException) as error:
-            async with unit_of_work() as session:
-                await record_failure(session, message.id, f"{type(error).__name__}: {error}")
+            await asyncio.to_thread(_attempt, message, settings)
+        except Exception as error:  # building or sending: any failure is a failed attempt
+            cause = f"{type(error).__name__}: {error}"
+            log.warning(
+                "outbox message %s (%s) not delivered: %s", message.id, message.topic, cause
+            )
+            await isolation.in_unit(
+                "outbox", partial(record_failure, message_id=message.id, error=cause)
+            )
             continue
-        async with unit_of_work() as session:
-            await record_sent(session, message.id)
+        await isolation.in_unit("outbox", partial(record_sent, message_id=message.id))
         sent += 1
     return sent

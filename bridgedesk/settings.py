@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     # (tests/server's no-constraint mode turns both off to prove its tests catch a race).
     booking_site_lock: bool = True
 
+    # The worker writes its heartbeat this often; `/healthz` and the operators' pages call it
+    # down once its newest heartbeat is older than the stale limit.
+    worker_heartbeat_seconds: float = Field(default=5, gt=0)
+    worker_heartbeat_stale_seconds: float = Field(default=30, gt=0)
+
     # How often the worker looks for bookings past their confirmation deadline.
     overdue_scan_seconds: int = 60
     outbox_poll_seconds: int = 5

@@ -21,6 +21,8 @@ def render(
         request=request,
         actor=actor,
         csrf_token=getattr(request.state, "csrf_token", ""),
+        # Set for operators and admins (auth.current_actor): the base template's banner.
+        worker=getattr(request.state, "worker", None),
         **(context or {}),
     )
     return HTMLResponse(page, status_code=status_code)

@@ -1,7 +1,8 @@
-"""Monitoring's scheduled work: the minute's uptime probe round and the SLA breach scan."""
+"""Monitoring's scheduled work: the minute's uptime probe round and the SLA breach scan, each in
+its own unit of work; the services isolate each bridge and ticket (bridgedesk.isolation)."""
 
+from bridgedesk import isolation
 from bridgedesk.clock import utcnow
-from bridgedesk.db import unit_of_work
 from bridgedesk.settings import get_settings
 from monitoring.service import breaches, probing
 
@@ -11,15 +12,16 @@ async def probe_uptime_job() -> int:
     samples and queue the bridges' OPTIONS probes in one unit of work."""
     settings = get_settings()
     ok, detail = await probing.http_health(settings.health_url, settings.health_timeout_seconds)
-    async with unit_of_work() as session:
-        return await probing.probe_round(
+    return await isolation.in_unit(
+        "probe_uptime",
+        lambda session: probing.probe_round(
             session,
             utcnow(),
             client=probing.BridgeProbeClient(),
             health=(settings.health_url, ok, detail),
-        )
+        ),
+    )
 
 
 async def mark_ticket_breaches_job() -> int:
-    async with unit_of_work() as session:
-        return await breaches.mark_breaches(session)
+    return await isolation.in_unit("mark_ticket_breaches", breaches.mark_breaches)

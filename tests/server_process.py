@@ -90,3 +90,35 @@ def running_server(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+@contextmanager
+def running_worker(
+    database_url: str, log: Path, *, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`bridgedesk worker` (the scheduler; no SIP processes unless asked) logging to `log`;
+    stopped on exit unless it already ended (the test looks at how it ended)."""
+    env = {
+        **os.environ,
+        "BRIDGEDESK_DATABASE_URL": database_url,
+        "BRIDGEDESK_SIP_WORKERS": "0",
+        **(extra_env or {}),
+    }
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(BIN / "bridgedesk"), "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)

@@ -1,6 +1,6 @@
 """Sending issued documents: the PDF of each issued invoice and credit memo, by email.
 
-Issuing records a pending delivery in its own transaction; `deliver_next` later claims one
+Issuing records a pending delivery in its own transaction; `deliver` later claims one
 (SKIP LOCKED, so two workers never draw the same PDF), renders it, queues the email to the
 customer's billing contacts in the outbox and drops the pending row, all in one unit of work.
 A crash in between leaves the row pending and the next run does it again; the outbox's
@@ -87,6 +87,24 @@ async def _credit_memo_email(session: AsyncSession, memo_id: int) -> None:
     )
 
 
+async def pending_ids(session: AsyncSession) -> list[int]:
+    """The pending deliveries, oldest first (the job delivers each in its own unit of work)."""
+    return list(await session.scalars(select(PendingDelivery.id).order_by(PendingDelivery.id)))
+
+
+async def deliver(session: AsyncSession, pending_id: int) -> bool:
+    """Queue the email of one pending document; False if it is gone or another worker has it."""
+    pending = await session.scalar(
+        select(PendingDelivery)
+        .where(PendingDelivery.id == pending_id)
+        .with_for_update(skip_locked=True)
+    )
+    if pending is None:
+        return False
+    await _send(session, pending)
+    return True
+
+
 async def deliver_next(session: AsyncSession) -> bool:
     """Queue the email of the oldest pending document; False when none is pending."""
     pending = await session.scalar(
@@ -97,10 +115,14 @@ async def deliver_next(session: AsyncSession) -> bool:
     )
     if pending is None:
         return False
+    await _send(session, pending)
+    return True
+
+
+async def _send(session: AsyncSession, pending: PendingDelivery) -> None:
     if pending.kind == "invoice":
         await _invoice_email(session, pending.document_id)
     else:
         await _credit_memo_email(session, pending.document_id)
     await session.delete(pending)
     await session.flush()
-    return True

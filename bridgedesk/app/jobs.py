@@ -5,9 +5,8 @@ from dataclasses import dataclass
 
 from billing.jobs import deliver_issued_documents_job, draft_ended_months_job
 from bridge.jobs import launch_due_conferences_job, supervise_legs_job
-from bridgedesk import auth, outbox
+from bridgedesk import auth, isolation, outbox
 from bridgedesk.app import figures
-from bridgedesk.db import unit_of_work
 from bridgedesk.settings import get_settings
 from certification import jobs as certification_jobs
 from monitoring import jobs as monitoring_jobs
@@ -15,8 +14,7 @@ from reservations.jobs import extend_overruns_job, flag_overdue_confirmations_jo
 
 
 async def delete_expired_tokens_job() -> int:
-    async with unit_of_work() as session:
-        return await auth.delete_expired_tokens(session)
+    return await isolation.in_unit("delete_expired_tokens", auth.delete_expired_tokens)
 
 
 async def send_outbox_job() -> int:

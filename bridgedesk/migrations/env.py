@@ -1,10 +1,9 @@
 """Alembic environment: one metadata for every package, batch mode on SQLite."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
 
 from bridgedesk.app.model_registry import import_all_models
-from bridgedesk.db import Base, sync_url
+from bridgedesk.db import Base, sync_engine_for
 
 import_all_models()
 config = context.config
@@ -16,10 +15,8 @@ def run_migrations() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = sync_url(config.get_main_option("sqlalchemy.url") or "")
-    engine = engine_from_config(
-        {"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool
-    )
+    # Set up like every other engine (on SQLite: WAL, busy timeout, BEGIN IMMEDIATE).
+    engine = sync_engine_for(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         _run(connection)
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.service import probes
+from bridgedesk import isolation
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden
 from bridgedesk.identity import Actor, Role
@@ -109,16 +110,17 @@ async def collect_results(session: AsyncSession, site_id: int | None = None) -> 
         return 0
     views = await probes.get_probes(session, [t.probe_id for t in pending])
     finished = 0
-    for test in pending:
+
+    async def collect(test: CertificationTest) -> None:
+        nonlocal finished
         view = views.get(test.probe_id)
         if view is None or view.result is None:
-            continue
+            return
         record = await lock_record(session, test.site_id)
         await session.refresh(test, with_for_update=True)
         if test.outcome != TestOutcome.PENDING:
-            continue  # another request copied it while this one waited for the lock
+            return  # another request copied it while this one waited for the lock
         _copy_result(test, view.result)
-        finished += 1
         audit(
             session,
             test.site_id,
@@ -132,6 +134,16 @@ async def collect_results(session: AsyncSession, site_id: int | None = None) -> 
             await set_state(
                 session, record, CertificationState.FAILED, actor=SYSTEM_ACTOR, note=test.detail
             )
+        await session.flush()
+        finished += 1
+
+    await isolation.each_in_savepoint(
+        session,
+        pending,
+        collect,
+        job="collect_certification_results",
+        name=lambda test: f"certification test {test.id} (site {test.site_id})",
+    )
     await session.flush()
     return finished
 

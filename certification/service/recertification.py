@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.service import legs
+from bridgedesk import isolation
 from bridgedesk.clock import utcnow
 from certification.models import (
     CertificationFault,
@@ -72,12 +73,12 @@ async def apply_network_faults(session: AsyncSession, faults: Sequence[NetworkFa
     """Put each certified site a new fault names in `recertification_required` (+24 h)."""
     await ensure_records(session)
     acted = 0
-    for fault in sorted(faults, key=lambda f: (f.at, f.leg_id)):
-        if fault.cause != NETWORK:
-            continue
+
+    async def apply(fault: NetworkFaultLike) -> None:
+        nonlocal acted
         key = (fault.leg_id, fault.kind, fault.at)
         if await session.get(CertificationFault, key) is not None:
-            continue
+            return
         session.add(
             CertificationFault(
                 leg_id=fault.leg_id,
@@ -96,16 +97,24 @@ async def apply_network_faults(session: AsyncSession, faults: Sequence[NetworkFa
         if record.first_certified_at is None:
             # Never certified: it cannot be re-certified; its first certification still runs.
             audit(session, fault.site_id, SYSTEM_ACTOR, "network_fault", None, what, at=fault.at)
-            continue
-        if (
+        elif (
             record.deadline_kind == DeadlineKind.RECERTIFICATION
             and record.state != CertificationState.CERTIFIED
         ):
             # Already waiting: the earlier fault's deadline stands.
             audit(session, fault.site_id, SYSTEM_ACTOR, "network_fault", None, what, at=fault.at)
-            continue
-        await require_recertification(session, record, fault.at, actor=SYSTEM_ACTOR, note=what)
-        acted += 1
+        else:
+            await require_recertification(session, record, fault.at, actor=SYSTEM_ACTOR, note=what)
+            acted += 1
+        await session.flush()
+
+    await isolation.each_in_savepoint(
+        session,
+        [f for f in sorted(faults, key=lambda f: (f.at, f.leg_id)) if f.cause == NETWORK],
+        apply,
+        job="recertify_after_network_faults",
+        name=lambda f: f"leg {f.leg_id} {f.kind} at {f.at.isoformat()} (site {f.site_id})",
+    )
     await session.flush()
     return acted
 

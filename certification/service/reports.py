@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk import outbox
+from bridgedesk import isolation, outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 from bridgedesk.settings import get_settings
-from certification.models import CertificationSignOff
+from certification.models import CertificationRecord, CertificationSignOff
 from certification.service import deadlines
 from certification.service.records import (
     awaiting_certification,
@@ -32,10 +32,13 @@ async def warn_before_deadlines(session: AsyncSession) -> int:
     horizon = now + deadlines.WARN_BEFORE
     found = await awaiting_certification(session)
     sent = 0
-    for site, record in found:
+
+    async def warn(found_row: tuple[Site, CertificationRecord]) -> None:
+        nonlocal sent
+        site, record = found_row
         due = current_deadline(record)
         if due is None or due > horizon:
-            continue
+            return
         which = (
             "register" if due == record.register_by and record.registered_at is None else "certify"
         )
@@ -54,6 +57,14 @@ async def warn_before_deadlines(session: AsyncSession) -> int:
             dedupe_key=f"certification_deadline:{site.id}:{which}:{due.isoformat()}",
         )
         sent += message is not None
+
+    await isolation.each_in_savepoint(
+        session,
+        [(site, record) for site, record in found],
+        warn,
+        job="warn_certification_deadlines",
+        name=lambda row: f"site {row[0].id}",
+    )
     return sent
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk import outbox
+from bridgedesk import isolation, outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.settings import get_settings
 from monitoring.models import Ticket, TicketBreach
@@ -63,7 +63,10 @@ async def mark_breaches(session: AsyncSession, *, now: datetime | None = None) -
         )
     }
     found = 0
-    for ticket in candidates:
+
+    async def mark(ticket: Ticket) -> None:
+        nonlocal found
+        new = 0
         for kind, due in missed_clocks(ticket, now):
             if (ticket.id, kind, due) in known:
                 continue
@@ -93,7 +96,13 @@ async def mark_breaches(session: AsyncSession, *, now: datetime | None = None) -
                 kind=kind,
                 due=due.isoformat(),
             )
-            found += 1
+            new += 1
+        await session.flush()
+        found += new
+
+    await isolation.each_in_savepoint(
+        session, candidates, mark, job="mark_ticket_breaches", name=lambda t: f"ticket {t.id}"
+    )
     await session.flush()
     return found
 

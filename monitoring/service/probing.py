@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.service import probes
+from bridgedesk import isolation
 from bridgedesk.db import add_unique
 from bridgedesk.errors import Conflict, DomainError
 from monitoring.models import MonitoredSpan, Outage, PendingProbe, ProbeRound, ProbeTarget
@@ -276,14 +277,24 @@ async def probe_round(
         await record_coverage(session, "reservations", minute, minute + MINUTE)
         samples += 1
     samples += await _collect_bridge_probes(session, client, minute, states)
-    for bridge in await registry.list_bridges(session):
-        probe_id = await client.request(session, bridge.sip_uri)
+
+    async def queue_probe(bridge_uri: str) -> None:
+        probe_id = await client.request(session, bridge_uri)
         if probe_id is not None:
             session.add(
                 PendingProbe(
-                    probe_id=probe_id, component="bridge", target=bridge.sip_uri, minute=minute
+                    probe_id=probe_id, component="bridge", target=bridge_uri, minute=minute
                 )
             )
+            await session.flush()
+
+    await isolation.each_in_savepoint(
+        session,
+        [bridge.sip_uri for bridge in await registry.list_bridges(session)],
+        queue_probe,
+        job="probe_uptime",
+        name=lambda uri: f"bridge {uri}",
+    )
     await session.flush()
     return samples
 

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk import outbox
+from bridgedesk import isolation, outbox
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, Forbidden
 from bridgedesk.identity import Actor, Role
@@ -90,6 +90,10 @@ async def confirmation_queue(
     return (await session.scalars(query)).all()
 
 
+def _named(conference: Conference) -> str:
+    return f"conference {conference.id} ({conference.number})"
+
+
 async def flag_overdue_confirmations(session: AsyncSession) -> int:
     """Mark requested bookings past their deadline and tell operators, once per booking."""
     now = utcnow()
@@ -105,7 +109,8 @@ async def flag_overdue_confirmations(session: AsyncSession) -> int:
             .with_for_update(skip_locked=True)
         )
     ).all()
-    for conference in overdue:
+
+    async def flag(conference: Conference) -> None:
         conference.overdue_flagged_at = now
         await outbox.enqueue_email(
             session,
@@ -115,8 +120,12 @@ async def flag_overdue_confirmations(session: AsyncSession) -> int:
             context={"conference": conference},
             dedupe_key=f"confirmation_overdue:{conference.id}",
         )
-    await session.flush()
-    return len(overdue)
+        await session.flush()
+
+    skipped = await isolation.each_in_savepoint(
+        session, overdue, flag, job="flag_overdue_confirmations", name=_named
+    )
+    return len(overdue) - len(skipped)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridgedesk import isolation
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import Conflict, InvalidInput
 from bridgedesk.identity import Actor
@@ -358,6 +359,16 @@ async def extend_running_overruns(session: AsyncSession, *, lead: timedelta) -> 
             )
         )
     ).all()
-    for conference in due:
-        await extend(session, conference.id, int(OVERRUN_STEP.total_seconds() // 60), by=None)
-    return len(due)
+    minutes = int(OVERRUN_STEP.total_seconds() // 60)
+
+    async def extend_one(conference_id: int) -> None:
+        await extend(session, conference_id, minutes, by=None)
+
+    skipped = await isolation.each_in_savepoint(
+        session,
+        [conference.id for conference in due],
+        extend_one,
+        job="extend_overruns",
+        name=lambda conference_id: f"conference {conference_id}",
+    )
+    return len(due) - len(skipped)

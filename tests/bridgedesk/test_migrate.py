@@ -30,6 +30,5 @@ def test_the_migrations_form_one_line_of_history():
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
     revisions = list(script.walk_revisions())
-    assert [r.revision[:4] for r in reversed(revisions)] == [
-        f"{n:04d}" for n in range(1, len(revisions) + 1)
-    ]
+    numbers = [r.revision[:4] for r in reversed(revisions)]
+    assert numbers == [f"{n:04d}" for n in range(1, len(numbers) + 1)]
