@@ -1,5 +1,6 @@
 """The shell's JSON routes: tokens, users, health."""
 
+import math
 from datetime import datetime
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from bridgedesk.db import MAX_KEY, READ_ONLY, Db, database
 from bridgedesk.identity import Role
 from bridgedesk.models import User
 from bridgedesk.schemas import FromRow
+from bridgedesk.settings import get_settings
 
 router = APIRouter()
 
@@ -95,5 +97,10 @@ async def healthz(response: Response) -> dict[str, str]:
             await connection.execute(text("SELECT 1"))
     except Exception as error:  # any failure to reach the database is "down"
         response.status_code = 503
-        return {"status": "unavailable", "database": type(error).__name__}
+        response.headers["Retry-After"] = str(math.ceil(get_settings().database_retry_seconds))
+        return {
+            "detail": "The database does not answer.",
+            "status": "unavailable",
+            "database": type(error).__name__,
+        }
     return {"status": "ok", "database": "ok"}

@@ -19,6 +19,12 @@ from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
 from bridgedesk import figures
 from bridgedesk import pages as shell_pages
+from bridgedesk.availability import (
+    UNAVAILABLE,
+    DatabaseGate,
+    DatabaseGateMiddleware,
+    lost_connection_handler,
+)
 from bridgedesk.db import database
 from bridgedesk.directory import ReservationsDirectory
 from bridgedesk.errors import DomainError, NotAuthenticated
@@ -94,10 +100,16 @@ async def _http_error(request: Request, error: Exception) -> Response:
     )
 
 
+async def _upgrade() -> None:
+    await to_thread.run_sync(upgrade, get_settings().database_url)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    await to_thread.run_sync(upgrade, get_settings().database_url)
-    yield
+    # A database that is down at start is retried in the background while routes answer 503.
+    gate: DatabaseGate = app.state.database_gate
+    async with gate.opening(_upgrade):
+        yield
     await database.dispose()
 
 
@@ -111,6 +123,12 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     # The bridge learns about conferences and sites through this port (bridge/directory.py).
     app.state.conference_directory = ReservationsDirectory()
     figures.install()
+    # Without the start-up upgrade (tests migrate themselves) the database is taken as ready.
+    gate = DatabaseGate(get_settings().database_retry_seconds, open_=not migrate_on_start)
+    app.state.database_gate = gate
+    app.add_middleware(DatabaseGateMiddleware, gate=gate, wants_json=_wants_json)
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, lost_connection_handler(gate, _wants_json))
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
