@@ -17,7 +17,7 @@ from billing import pages as billing_pages
 from bridge import api as bridge_api
 from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
-from bridgedesk import figures
+from bridgedesk import figures, openapi
 from bridgedesk import pages as shell_pages
 from bridgedesk.availability import (
     UNAVAILABLE,
@@ -148,4 +148,5 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     ):
         app.include_router(pages.router)
     shell_pages.mount_static(app)
+    openapi.install(app)
     return app
