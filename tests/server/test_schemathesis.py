@@ -4,6 +4,10 @@ the ones the document promises (the document being derived by bridgedesk/openapi
 
 Deterministic for CI: a fresh SQLite file seeded the same way each run, hypothesis
 derandomized with a bounded number of examples per operation and no example database.
+
+Hypothesis is driven here per operation rather than through schemathesis' pytest loader
+(`schemathesis.pytest.from_fixture`), which in 4.32 reads `Function._nodeid`, gone in pytest 9;
+driving it also lets one run collect every failure of every operation instead of the first.
 """
 
 import os
@@ -28,8 +32,9 @@ from tests.server_process import RunningServer, run_cli, running_server
 pytestmark = [pytest.mark.server]
 
 PASSWORD = "schemathesis-password"
-# Examples per operation and role; ~77 operations x 2 roles stay within the CI budget.
-EXAMPLES = int(os.environ.get("BRIDGEDESK_SCHEMATHESIS_EXAMPLES", "12"))
+# Examples per operation, role and mode (valid, invalid data): ~77 operations x 2 roles x 2
+# modes x 6 stay within the CI budget (under 3 minutes).
+EXAMPLES = int(os.environ.get("BRIDGEDESK_SCHEMATHESIS_EXAMPLES", "6"))
 
 
 @dataclass(frozen=True)
