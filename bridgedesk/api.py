@@ -1,9 +1,11 @@
 """The kernel's JSON routes: tokens, users, health."""
 
+import math
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +16,7 @@ from bridgedesk.db import MAX_KEY, READ_ONLY, Db, database
 from bridgedesk.identity import Role
 from bridgedesk.models import User
 from bridgedesk.schemas import FromRow
+from bridgedesk.settings import get_settings
 
 router = APIRouter()
 
@@ -99,8 +102,8 @@ class Health(BaseModel):
     worker: WorkerHealth | None = None
 
 
-@router.get("/healthz", tags=["health"])
-async def healthz(response: Response) -> Health:
+@router.get("/healthz", tags=["health"], response_model=Health)
+async def healthz() -> Health | JSONResponse:
     """200 when the database answers, 503 when it does not; the worker's heartbeat beside."""
     try:
         async with database.engine.connect() as connection:
@@ -109,8 +112,16 @@ async def healthz(response: Response) -> Health:
             async with AsyncSession(bind=connection) as session:
                 worker = await heartbeat.worker_state(session)
     except Exception as error:  # any failure to reach the database is "down"
-        response.status_code = 503
-        return Health(status="unavailable", database=type(error).__name__)
+        # The one error shape (`detail`), with the health fields beside it.
+        return JSONResponse(
+            {
+                "detail": "The database does not answer.",
+                "status": "unavailable",
+                "database": type(error).__name__,
+            },
+            status_code=503,
+            headers={"Retry-After": str(math.ceil(get_settings().database_retry_seconds))},
+        )
     return Health(
         status="ok",
         database="ok",

@@ -1,11 +1,19 @@
 """What every package's API models share: answers read straight from a model's attributes,
 and the input rules every edge applies alike (ids, instants, text without NUL)."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    model_validator,
+)
 
 from bridgedesk.db import MAX_KEY
 
@@ -27,8 +35,19 @@ def on_the_calendar(value: datetime) -> datetime:
     return value
 
 
-# Aware instants only: a naive datetime is a 422.
-Instant = Annotated[AwareDatetime, AfterValidator(on_the_calendar)]
+# Pydantic would also read a bare number (in JSON, or a query string's "1700000000") as Unix
+# seconds; the API speaks ISO 8601 only, so a number is a 422 like any other malformed instant.
+_ISO_8601_START = re.compile(r"\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def iso_8601_only(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_8601_START.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date and time with an offset, e.g. 2027-01-04T09:00Z")
+
+
+# Aware instants only, written in ISO 8601: a naive datetime or a bare number is a 422.
+Instant = Annotated[AwareDatetime, BeforeValidator(iso_8601_only), AfterValidator(on_the_calendar)]
 
 
 def contains_nul(value: object) -> bool:
@@ -53,6 +72,24 @@ class Strict(BaseModel):
         if contains_nul(data):
             raise ValueError("text may not contain NUL characters")
         return data
+
+
+class ValidationIssue(BaseModel):
+    """One field the request got wrong: where (`loc`), what (`msg`), and the rule's name."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer, whatever its status: `detail` is a sentence, or for a request that
+    fails validation one entry per field; a refusal may add fields beside it (a booking's
+    `conflicts`, for instance)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str | list[ValidationIssue]
 
 
 class FromRow(BaseModel):

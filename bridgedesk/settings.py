@@ -11,6 +11,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BRIDGEDESK_", extra="ignore")
 
     database_url: str = "sqlite:///./bridgedesk.db"
+    # While the database does not answer, the web service tries again this often (and asks
+    # clients to come back after as long, in `Retry-After`).
+    database_retry_seconds: float = Field(default=2.0, gt=0, le=60)
     # SQL pool per process; web workers each hold their own.
     database_pool_size: int = 10
     # Bearer tokens and page sessions expire after this many hours.

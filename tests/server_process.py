@@ -42,9 +42,17 @@ def run_cli(database_url: str, *args: str) -> str:
 
 @contextmanager
 def running_server(
-    database_url: str, log_dir: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None
+    database_url: str,
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    healthy: bool = True,
 ) -> Iterator[RunningServer]:
-    """`bridgedesk serve` on a free loopback port; stopped (and waited for) on exit."""
+    """`bridgedesk serve` on a free loopback port; stopped (and waited for) on exit.
+
+    It is ready when /healthz answers 200, or (`healthy=False`, a database that is down on
+    purpose) when /healthz answers at all."""
     port = free_port()
     log = log_dir / f"server-{port}.log"
     env = {**os.environ, "BRIDGEDESK_DATABASE_URL": database_url, **(extra_env or {})}
@@ -75,7 +83,8 @@ def running_server(
             if process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{log.read_text()}")
             try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                status = httpx.get(f"{base_url}/healthz", timeout=1).status_code
+                if status == 200 or not healthy:
                     break
             except httpx.HTTPError:
                 pass

@@ -10,6 +10,7 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billing import api as billing_api
@@ -17,8 +18,15 @@ from billing import pages as billing_pages
 from bridge import api as bridge_api
 from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
+from bridgedesk import openapi
 from bridgedesk import pages as shell_pages
 from bridgedesk.app import figures
+from bridgedesk.availability import (
+    UNAVAILABLE,
+    DatabaseGate,
+    DatabaseGateMiddleware,
+    lost_connection_handler,
+)
 from bridgedesk.db import database
 from bridgedesk.errors import DomainError, NotAuthenticated
 from bridgedesk.identity import Actor
@@ -83,8 +91,21 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path: Starlette's 405 names only the first
+    route's, though GET and POST of one path are usually two routes."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 405:
+        error.headers = {**(error.headers or {}), "Allow": _allowed_methods(request)}
     if _wants_json(request):
         return JSONResponse(
             {"detail": error.detail}, status_code=error.status_code, headers=error.headers
@@ -94,10 +115,16 @@ async def _http_error(request: Request, error: Exception) -> Response:
     )
 
 
+async def _upgrade() -> None:
+    await to_thread.run_sync(upgrade, get_settings().database_url)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    await to_thread.run_sync(upgrade, get_settings().database_url)
-    yield
+    # A database that is down at start is retried in the background while routes answer 503.
+    gate: DatabaseGate = app.state.database_gate
+    async with gate.opening(_upgrade):
+        yield
     await database.dispose()
 
 
@@ -109,6 +136,12 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         lifespan=_lifespan if migrate_on_start else None,
     )
     figures.install()
+    # Without the start-up upgrade (tests migrate themselves) the database is taken as ready.
+    gate = DatabaseGate(get_settings().database_retry_seconds, open_=not migrate_on_start)
+    app.state.database_gate = gate
+    app.add_middleware(DatabaseGateMiddleware, gate=gate, wants_json=_wants_json)
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, lost_connection_handler(gate, _wants_json))
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -135,4 +168,5 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     ):
         app.include_router(pages.router)
     shell_pages.mount_static(app)
+    openapi.install(app)
     return app

@@ -12,9 +12,16 @@ from bridgedesk.settings import get_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bridgedesk.availability import is_unavailable
     from bridgedesk.migrate import upgrade
 
-    upgrade(get_settings().database_url)  # once, before the workers start
+    try:
+        upgrade(get_settings().database_url)  # once, before the workers start
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        # Each web worker keeps trying on its own and answers 503 until the database is back.
+        print(f"database unreachable, serving 503 until it answers: {error}", file=sys.stderr)
     uvicorn.run(
         "bridgedesk.app.asgi:create_app",
         factory=True,
