@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from bridge.engine.sip_uri import MAX_SIP_URI_LENGTH, sip_uri_problem
 from bridge.service.probes import (
@@ -12,7 +12,7 @@ from bridge.service.probes import (
     MAX_NOTE_LENGTH,
     Cause,
 )
-from bridgedesk.schemas import FromRow, Id
+from bridgedesk.schemas import MULTI_LINE, FromRow, Id, Strict
 
 # Call-setup probes.
 
@@ -27,9 +27,7 @@ def _dialable(value: str) -> str:
 ProbeId = Id
 
 
-class ProbeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProbeIn(Strict):
     sip_uri: Annotated[str, Field(max_length=MAX_SIP_URI_LENGTH), AfterValidator(_dialable)]
     method: Literal["INVITE", "OPTIONS"] = "INVITE"
     hold_seconds: float = Field(default=0.0, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False)
@@ -69,11 +67,9 @@ class ProbeOut(FromRow):
     result: ProbeResultOut | None
 
 
-class CauseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CauseIn(Strict):
     cause: Cause
-    note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
+    note: Annotated[str, Field(max_length=MAX_NOTE_LENGTH), MULTI_LINE] = ""
 
 
 # Legs and call detail records.

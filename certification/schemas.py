@@ -12,7 +12,7 @@ from pydantic import (
     computed_field,
 )
 
-from bridgedesk.schemas import FromRow, Strict
+from bridgedesk.schemas import MULTI_LINE, FromRow, Strict
 from certification.models import CertificationRecord, CertificationTest
 from certification.service import records, sites
 from reservations.models import Site
@@ -68,7 +68,7 @@ class SitePatch(Strict):
 
 
 class UpgradeIn(Strict):
-    note: str | None = Field(None, max_length=500)
+    note: Annotated[str, MULTI_LINE] | None = Field(None, max_length=500)
 
 
 class TestOut(FromRow):
