@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bridge.engine.sip_uri import MAX_SIP_URI_LENGTH, sip_uri_problem
 from bridge.service.probes import (
@@ -28,6 +28,9 @@ ProbeId = Id
 
 
 class ProbeIn(Strict):
+    # A URI is taken as sent: surrounding whitespace is refused by the dial rule, not trimmed.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
     sip_uri: Annotated[str, Field(max_length=MAX_SIP_URI_LENGTH), AfterValidator(_dialable)]
     method: Literal["INVITE", "OPTIONS"] = "INVITE"
     hold_seconds: float = Field(default=0.0, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False)
