@@ -96,6 +96,7 @@ def test_a_50_mib_body_is_a_413_within_2_s_and_the_server_does_not_grow(edge_ser
     assert status == 413, status
     assert elapsed < 2.0, elapsed
     grown_mib = (_rss_kib(server.pid) - before) / 1024
+    print(f"{path} chunked={chunked}: {status} in {elapsed:.3f} s, RSS {grown_mib:+.1f} MiB")
     assert grown_mib < 100, grown_mib
     # And the server still serves.
     assert httpx.get(f"{server.base_url}/healthz", timeout=5).status_code == 200
