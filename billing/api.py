@@ -15,6 +15,7 @@ from billing.schemas import CreditMemoIn, Id, Month, RatePlanIn, RatePlanOut, Ru
 from billing.service import credits, drafting, invoices, plans, renditions, views
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
+from bridgedesk.text import content_disposition
 
 router = APIRouter(prefix="/api/v1", tags=["billing"])
 
@@ -144,4 +145,4 @@ def _file(invoice: Invoice, extension: str) -> dict[str, str]:
 
 
 def _inline(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f'inline; filename="{filename}"'}
+    return {"Content-Disposition": content_disposition(filename)}

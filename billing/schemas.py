@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Le
 from pydantic import Field
 
-from bridgedesk.schemas import FromRow, Id, Strict
+from bridgedesk.schemas import MULTI_LINE, FromRow, Id, Strict
 
 Amount = Annotated[str, Field(min_length=1, max_length=30, examples=["0.25"])]
 Month = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])]
@@ -71,4 +71,4 @@ class CreditMemoIn(Strict):
     invoice_id: Id
     conference_number: Annotated[str, Field(min_length=1, max_length=20)]
     amount: Amount
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000), MULTI_LINE]

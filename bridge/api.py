@@ -26,7 +26,7 @@ from bridge.service import cdrs, legs, probes, procedure
 from bridgedesk.auth import CurrentActor, require_role
 from bridgedesk.db import MAX_KEY, Db
 from bridgedesk.identity import Actor, Role
-from bridgedesk.schemas import Instant
+from bridgedesk.schemas import Instant, Offset
 
 router = APIRouter(prefix="/api/v1", tags=["bridge"])
 
@@ -101,7 +101,7 @@ async def list_call_records(
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Annotated[Instant | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=cdrs.MAX_IMPORT_RECORDS)] = 1000,
-    offset: Annotated[int, Query(ge=0, le=MAX_KEY)] = 0,
+    offset: Offset = 0,
 ) -> CallRecordsOut:
     records = await cdrs.list_records(
         db,

@@ -13,7 +13,7 @@ from bridge.service.probes import (
     Cause,
 )
 from bridge.service.procedure import MAX_STEPS, Outcome
-from bridgedesk.schemas import FromRow, Id
+from bridgedesk.schemas import MULTI_LINE, FromRow, Id, Strict
 from bridgedesk.sip_uri import MAX_SIP_URI_LENGTH, address_problem
 
 # Call-setup probes.
@@ -29,8 +29,9 @@ def _dialable(value: str) -> str:
 ProbeId = Id
 
 
-class ProbeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProbeIn(Strict):
+    # A URI is taken as sent: surrounding whitespace is refused by the dial rule, not trimmed.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
     sip_uri: Annotated[str, Field(max_length=MAX_SIP_URI_LENGTH), AfterValidator(_dialable)]
     method: Literal["INVITE", "OPTIONS"] = "INVITE"
@@ -71,11 +72,9 @@ class ProbeOut(FromRow):
     result: ProbeResultOut | None
 
 
-class CauseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CauseIn(Strict):
     cause: Cause
-    note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
+    note: Annotated[str, Field(max_length=MAX_NOTE_LENGTH), MULTI_LINE] = ""
 
 
 # Legs and call detail records.

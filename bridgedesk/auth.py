@@ -1,11 +1,13 @@
 """Passwords, bearer tokens and page sessions, and the dependencies that turn them into an Actor."""
 
+import asyncio
 import hashlib
 import secrets
 from datetime import timedelta
 from typing import Annotated
+from weakref import WeakKeyDictionary
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
@@ -19,6 +21,7 @@ from bridgedesk.errors import DomainError, Forbidden, NotAuthenticated
 from bridgedesk.identity import Actor, Role
 from bridgedesk.models import AuthToken, User
 from bridgedesk.settings import get_settings
+from bridgedesk.throttle import sign_in_throttle
 
 SESSION_COOKIE = "bridgedesk_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -45,8 +48,25 @@ class CsrfRejected(DomainError):
     message = "The form has expired or did not come from this site; reload the page."
 
 
+# Each Argon2 hash takes 64 MiB and a core for a while: a burst of sign-ins queues for a few
+# slots instead of taking every thread and the memory with it. One limiter per event loop.
+_hash_slots: "WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter]" = WeakKeyDictionary()
+
+
+def _hash_limiter() -> CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    if loop not in _hash_slots:
+        _hash_slots[loop] = CapacityLimiter(get_settings().password_hash_concurrency)
+    return _hash_slots[loop]
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+async def hash_password_bounded(password: str) -> str:
+    """`hash_password` off the event loop, within the process's bound on concurrent hashes."""
+    return await to_thread.run_sync(hash_password, password, limiter=_hash_limiter())
 
 
 async def password_matches(password_hash: str, password: str) -> bool:
@@ -56,7 +76,7 @@ async def password_matches(password_hash: str, password: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await to_thread.run_sync(verify)
+    return await to_thread.run_sync(verify, limiter=_hash_limiter())
 
 
 def _digest(secret: str) -> str:
@@ -73,13 +93,20 @@ def actor_of(user: User) -> Actor:
     )
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+async def authenticate(
+    session: AsyncSession, email: str, password: str, *, address: str | None
+) -> User:
+    """The user these credentials name; throttled per account and per client `address`
+    (TooManySignIns while either is at its limit of failures, even for the right password)."""
+    sign_in_throttle.check(email, address)
     if "\x00" in email:  # no stored email holds NUL, and PostgreSQL refuses it as a parameter
+        sign_in_throttle.failed(email, address)
         raise BadCredentials()
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     # Verify against a dummy hash for unknown users too, so timing does not reveal who exists.
     stored = user.password_hash if user and user.active else _DUMMY_HASH
     if not await password_matches(stored, password) or user is None or not user.active:
+        sign_in_throttle.failed(email, address)
         raise BadCredentials()
     return user
 
@@ -108,7 +135,20 @@ async def delete_expired_tokens(session: AsyncSession) -> int:
 
 
 async def revoke(session: AsyncSession, secret: str) -> None:
+    """The token or session with this secret opens nothing from now on."""
     await session.execute(delete(AuthToken).where(AuthToken.token_hash == _digest(secret)))
+
+
+async def revoke_all(session: AsyncSession, user_id: int) -> int:
+    """Every token, feed key and page session of the user (a deactivated user keeps none)."""
+    result = await session.execute(delete(AuthToken).where(AuthToken.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def bearer_secret(request: Request) -> str | None:
+    """The secret of an `Authorization: Bearer ...` header, if the request carries one."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return secret.strip() or None if scheme.lower() == "bearer" else None
 
 
 async def _token_owner(
@@ -137,10 +177,9 @@ async def page_session(request: Request, session: AsyncSession) -> tuple[User, A
 
 async def current_actor(request: Request, db: Db) -> Actor:
     """Bearer token for API clients; the session cookie (with CSRF on writes) for pages."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() == "bearer" and secret:
-        found = await _token_owner(db, secret.strip(), "api")
+    secret = bearer_secret(request)
+    if secret:
+        found = await _token_owner(db, secret, "api")
         if found is None:
             raise NotAuthenticated("The token is unknown or has expired.")
         actor = actor_of(found[0])

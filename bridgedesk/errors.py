@@ -13,6 +13,8 @@ class DomainError(Exception):
         super().__init__(message or self.message)
         self.detail = message or self.message
         self.data = data
+        # Response headers that belong to the refusal (e.g. Retry-After), for API and pages.
+        self.headers: dict[str, str] = {}
 
 
 class NotFound(DomainError):
@@ -40,3 +42,14 @@ class InvalidInput(DomainError):
 
     status_code = 422
     message = "The request is not valid."
+
+
+class TooManyRequests(DomainError):
+    """Refused for now; `retry_after` seconds later the same request may be served."""
+
+    status_code = 429
+    message = "Too many requests; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **data: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **data)
+        self.headers["Retry-After"] = str(retry_after)

@@ -27,6 +27,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.models import OutboxMessage
 from bridgedesk.settings import Settings, get_settings
 from bridgedesk.templating import render_email
+from bridgedesk.text import header_value
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,11 @@ async def enqueue_email(
         topic=topic,
         dedupe_key=dedupe_key,
         recipients=recipients,
-        subject=subject,
+        subject=header_value(subject),  # a header never carries CR/LF, whatever a title held
         body=body,
         attachments=[
             {
-                "filename": a.filename,
+                "filename": header_value(a.filename),
                 "content_type": a.content_type,
                 "content_b64": base64.b64encode(a.content).decode(),
             }
@@ -188,7 +189,7 @@ def build_email(message: ClaimedMessage, settings: Settings) -> EmailMessage:
     email = EmailMessage()
     email["From"] = settings.mail_from
     email["To"] = ", ".join(message.recipients)
-    email["Subject"] = message.subject
+    email["Subject"] = header_value(message.subject)
     email["Message-ID"] = f"<outbox-{message.id}@bridgedesk>"
     email.set_content(message.body)
     for stored in message.attachments:
@@ -197,7 +198,10 @@ def build_email(message: ClaimedMessage, settings: Settings) -> EmailMessage:
         )
         maintype, _, subtype = attachment.content_type.partition("/")
         email.add_attachment(
-            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype,
+            filename=header_value(attachment.filename),
         )
     return email
 

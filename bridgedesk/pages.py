@@ -1,5 +1,10 @@
-"""Signing in and out of the web pages, and the static files they share."""
+"""Signing in and out of the web pages, and the static files they share.
 
+The login form has its own CSRF token before any session exists (a double-submit cookie):
+another site cannot sign a browser in to an account of its choosing.
+"""
+
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -8,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from bridgedesk.auth import (
+    CSRF_FIELD,
     SESSION_COOKIE,
     BadCredentials,
     CurrentActor,
@@ -18,10 +24,11 @@ from bridgedesk.auth import (
 from bridgedesk.db import Db
 from bridgedesk.identity import Role
 from bridgedesk.settings import get_settings
-from bridgedesk.web import render
+from bridgedesk.web import cookies_secure, render
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
+LOGIN_CSRF_COOKIE = "bridgedesk_login_csrf"
 
 # Where each role lands after signing in.
 HOME_BY_ROLE = {
@@ -46,9 +53,36 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
+def _login_page(
+    request: Request,
+    *,
+    next: str | None,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+) -> Response:
+    """The form with a fresh CSRF token, in the page and in a cookie only this site sets."""
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "bridgedesk/login.html",
+        {"next": _safe_next(next) or "", "error": error, "email": email, "login_csrf": token},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=cookies_secure(request),
+        path="/login",
+    )
+    return response
+
+
 @router.get("/login")
 async def login_form(request: Request, next: str | None = None) -> Response:
-    return render(request, "bridgedesk/login.html", {"next": _safe_next(next) or "", "error": None})
+    return _login_page(request, next=next)
 
 
 @router.post("/login")
@@ -58,16 +92,22 @@ async def login(
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=100)] = "",
 ) -> Response:
-    try:
-        user = await authenticate(db, email, password)
-    except BadCredentials as error:
-        return render(
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(csrf_token, expected):
+        return _login_page(
             request,
-            "bridgedesk/login.html",
-            {"next": _safe_next(next) or "", "error": error.detail, "email": email},
-            status_code=401,
+            next=next,
+            email=email,
+            error="The sign-in form had expired or came from another site; sign in again.",
+            status_code=403,
         )
+    address = request.client.host if request.client else None
+    try:
+        user = await authenticate(db, email, password, address=address)
+    except BadCredentials as error:
+        return _login_page(request, next=next, error=error.detail, email=email, status_code=401)
     secret, _ = await issue_token(db, user, kind="page")
     target = _safe_next(next) or HOME_BY_ROLE.get(Role(user.role), "/day")
     response = RedirectResponse(target, status_code=303)
@@ -76,9 +116,10 @@ async def login(
         secret,
         httponly=True,
         samesite="lax",
-        secure=get_settings().secure_cookies,
+        secure=cookies_secure(request),
         max_age=get_settings().token_hours * 3600,
     )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 

@@ -1,9 +1,12 @@
 """What every package's API models share: answers read straight from a model's attributes,
-and the input rules every edge applies alike (ids, instants, text without NUL)."""
+and the input rules every edge applies alike (ids, instants, paging, text without control
+characters)."""
 
 import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Self
+from types import UnionType
+from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 from annotated_types import Ge, Le
 from pydantic import (
@@ -12,9 +15,14 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    GetJsonSchemaHandler,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from bridgedesk import text
 from bridgedesk.db import MAX_KEY
 
 # Ids are the database's INTEGER keys: anything outside 1..2^31-1 is refused at the edge
@@ -49,29 +57,107 @@ def iso_8601_only(value: object) -> object:
 # Aware instants only, written in ISO 8601: a naive datetime or a bare number is a 422.
 Instant = Annotated[AwareDatetime, BeforeValidator(iso_8601_only), AfterValidator(on_the_calendar)]
 
+# Paging of every list route: bounded, so that no query string can overflow the driver
+# (`?offset=9223372036854775808` is a 422, not a 500).
+MAX_PAGE = 1000
+Offset = Annotated[int, Ge(0), Le(MAX_KEY)]
+Limit = Annotated[int, Ge(1), Le(MAX_PAGE)]
 
-def contains_nul(value: object) -> bool:
+
+class MultiLine:
+    """Marks a text field that may hold line breaks and tabs (a note, a description):
+    `Annotated[str, Field(...), MULTI_LINE]`. Every other text field is a single line. The
+    published schema says so too (`"x-multi-line": true`)."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["x-multi-line"] = True
+        return schema
+
+    def __repr__(self) -> str:
+        return "MULTI_LINE"
+
+
+MULTI_LINE = MultiLine()
+
+
+def _marked(annotation: object, test: Callable[[object], bool]) -> bool:
+    """Whether `test` holds for the type or anything inside it (`X | None`, `list[X]`,
+    `Annotated[X, ...]` metadata)."""
+    if test(annotation):
+        return True
+    metadata = getattr(annotation, "__metadata__", ())
+    if get_origin(annotation) is Annotated and any(test(m) for m in metadata):
+        return True
+    return any(_marked(arg, test) for arg in get_args(annotation))
+
+
+def is_multi_line(field: FieldInfo) -> bool:
+    return any(isinstance(m, MultiLine) for m in field.metadata) or _marked(
+        field.annotation, lambda t: isinstance(t, MultiLine)
+    )
+
+
+def _holds_models(field: FieldInfo) -> bool:
+    return _marked(field.annotation, lambda t: isinstance(t, type) and issubclass(t, BaseModel))
+
+
+def _texts(value: object, *, models: bool, top: bool = True) -> Iterator[str]:
+    """The raw text of a field: itself, or inside lists and dicts (keys too). With `models`,
+    objects that will become nested models are left to them: each checks its own fields."""
     if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(contains_nul(v) for v in value)
-    return False
+        yield value
+    elif isinstance(value, dict):
+        if models and not top:
+            return
+        for key, item in value.items():
+            yield from _texts(key, models=models, top=False)
+            if not (models and isinstance(item, dict)):
+                yield from _texts(item, models=models, top=False)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item, models=models, top=False)
 
 
 class Strict(BaseModel):
-    """A request body: unknown fields refused, text trimmed, NUL refused."""
+    """A request body: unknown fields refused, text trimmed, and control characters refused
+    as sent, before trimming (TAB and LF only in fields marked `MULTI_LINE`, whose CRLF line
+    breaks become LF). PostgreSQL cannot store NUL; no backend gets any control character."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        # PostgreSQL text cannot hold NUL; refuse it on every backend alike.
-        if contains_nul(data):
-            raise ValueError("text may not contain NUL characters")
-        return data
+    def _no_control_characters(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        checked = dict(data)
+        for key, value in data.items():
+            field = cls.model_fields.get(key) if isinstance(key, str) else None
+            multiline = field is not None and is_multi_line(field)
+            models = field is not None and _holds_models(field)
+            if multiline and isinstance(value, str):
+                value = checked[key] = text.normalized(value, multiline=True)
+            if models and isinstance(value, dict) and get_origin(_bare(field)) is not dict:
+                continue  # one nested model: it checks its own fields
+            for piece in (key, *_texts(value, models=models)):
+                if not isinstance(piece, str):
+                    continue
+                character = text.control_character(piece, multiline=multiline)
+                if character is not None:
+                    raise ValueError(f"{key}: {text.refusal(character)}")
+        return checked
+
+
+def _bare(field: FieldInfo | None) -> object:
+    """The field's type without `| None`."""
+    annotation: object = field.annotation if field else None
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return (
+        args[0] if get_origin(annotation) in (Union, UnionType) and len(args) == 1 else annotation
+    )
 
 
 class ValidationIssue(BaseModel):

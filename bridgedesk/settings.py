@@ -18,8 +18,22 @@ class Settings(BaseSettings):
     database_pool_size: int = 10
     # Bearer tokens and page sessions expire after this many hours.
     token_hours: int = 12
-    # Page session cookies are marked Secure when the service sits behind HTTPS.
-    secure_cookies: bool = False
+    # Page session cookies are marked Secure when the service sits behind HTTPS. Unset,
+    # `bridgedesk serve` turns it on unless it listens on a loopback address, and any request
+    # that arrived over https gets Secure cookies anyway.
+    secure_cookies: bool | None = None
+
+    # Request bodies larger than this are refused (413) before they are read; the bulk routes
+    # (CDR import, site CSV import) take up to the larger figure.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_bulk_body_bytes: int = Field(default=16_777_216, ge=1024)
+    # Failed sign-ins allowed per account and per client address within the window; past
+    # them sign-in answers 429 until the window moves on.
+    sign_in_window_seconds: float = Field(default=900, gt=0)
+    sign_in_max_failures_per_account: int = Field(default=10, ge=1)
+    sign_in_max_failures_per_address: int = Field(default=50, ge=1)
+    # Password hashes (Argon2, 64 MiB each) computed at once per process; others queue.
+    password_hash_concurrency: int = Field(default=4, ge=1, le=64)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

@@ -1,4 +1,5 @@
-"""Creating users: who may add whom, and the tenancy rule for customer roles."""
+"""Creating and deactivating users: who may add whom, the tenancy rule for customer roles,
+and what deactivation takes away (every token, feed key and page session)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridgedesk.auth import hash_password
+from bridgedesk.auth import hash_password_bounded, revoke_all
 from bridgedesk.clock import utcnow
 from bridgedesk.db import add_unique
 from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -24,6 +25,14 @@ class InvalidUser(InvalidInput):
 
 class CustomerNotFound(NotFound):
     message = "No such customer."
+
+
+class UserNotFound(NotFound):
+    message = "No such user."
+
+
+class CannotDeactivateSelf(Conflict):
+    message = "You cannot deactivate yourself; ask another admin."
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,7 @@ async def create_user(session: AsyncSession, new: NewUser, *, by: Actor | None) 
     user = User(
         email=new.email.strip().lower(),
         name=new.name,
-        password_hash=hash_password(new.password),
+        password_hash=await hash_password_bounded(new.password),
         role=new.role,
         customer_id=new.customer_id,
         active=True,
@@ -89,3 +98,23 @@ async def _require_customer(session: AsyncSession, customer_id: int) -> None:
     [key] = User.__table__.c.customer_id.foreign_keys
     if await session.scalar(select(key.column).where(key.column == customer_id)) is None:
         raise CustomerNotFound()
+
+
+async def set_active(session: AsyncSession, user_id: int, active: bool, *, by: Actor) -> User:
+    """Admins (de)activate users. Deactivation ends every token, feed key and page session
+    at once, and sign-in refuses the user until an admin activates them again."""
+    if by.role != Role.ADMIN:
+        raise Forbidden("Only admins may deactivate or activate users.")
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    if not active and user.id == by.user_id:
+        raise CannotDeactivateSelf()
+    user.active = active
+    if not active:
+        await revoke_all(session, user.id)
+    await session.flush()
+    return user
+
+
+_COMMAND_LINE = Actor(user_id=0, role=Role.ADMIN, name="command line", email="")

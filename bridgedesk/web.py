@@ -6,7 +6,15 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from bridgedesk.identity import Actor
+from bridgedesk.security_headers import CSP_NONCE
+from bridgedesk.settings import get_settings
 from bridgedesk.templating import environment
+
+
+def cookies_secure(request: Request) -> bool:
+    """Cookies are `Secure` when the setting says so, and always on a request made over
+    https (`bridgedesk serve` sets the setting from the address it listens on)."""
+    return bool(get_settings().secure_cookies) or request.url.scheme == "https"
 
 
 def render(
@@ -23,6 +31,7 @@ def render(
         csrf_token=getattr(request.state, "csrf_token", ""),
         # Set for operators and admins (auth.current_actor): the base template's banner.
         worker=getattr(request.state, "worker", None),
+        csp_nonce=getattr(request.state, CSP_NONCE, ""),
         **(context or {}),
     )
     return HTMLResponse(page, status_code=status_code)

@@ -12,7 +12,7 @@ from pydantic import (
     computed_field,
 )
 
-from bridgedesk.schemas import FromRow, Strict
+from bridgedesk.schemas import MULTI_LINE, FromRow, Strict
 from bridgedesk.sip_uri import MAX_SIP_URI_LENGTH, address_problem
 from certification.models import CertificationRecord, CertificationTest
 from certification.service import records, sites
@@ -69,7 +69,7 @@ class SitePatch(Strict):
 
 
 class UpgradeIn(Strict):
-    note: str | None = Field(None, max_length=500)
+    note: Annotated[str, MULTI_LINE] | None = Field(None, max_length=500)
 
 
 class TestOut(FromRow):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from bridgedesk.schemas import FromRow, Id, Instant, Strict
+from bridgedesk.schemas import MULTI_LINE, FromRow, Id, Instant, Strict
 from monitoring.desk_schemas import ChargeOut
 
 Component = Literal["bridge", "reservations"]
@@ -19,7 +19,7 @@ TicketStatus = Literal["open", "responded", "waiting", "awaiting_patch", "resolv
 MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
 
 
-Note = Annotated[str, Field(max_length=4000)]
+Note = Annotated[str, Field(max_length=4000), MULTI_LINE]
 
 
 class OutageIn(Strict):
@@ -162,7 +162,7 @@ class TicketIn(Strict):
     customer_id: Id
     severity: Severity
     summary: Annotated[str, Field(min_length=1, max_length=300)]
-    description: Annotated[str, Field(min_length=1, max_length=20_000)]
+    description: Annotated[str, Field(min_length=1, max_length=20_000), MULTI_LINE]
     channel: Channel
     reported_at: Instant | None = None
     caller_name: Annotated[str, Field(max_length=200)] | None = None
@@ -185,7 +185,7 @@ class RespondIn(Strict):
 
 
 class UpdateIn(Strict):
-    note: Annotated[str, Field(min_length=1, max_length=4000)]
+    note: Annotated[str, Field(min_length=1, max_length=4000), MULTI_LINE]
 
 
 class EscalateIn(Strict):

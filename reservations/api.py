@@ -11,6 +11,8 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor, Role
+from bridgedesk.schemas import Offset
+from bridgedesk.text import content_disposition
 from reservations.models import ConferenceStatus
 from reservations.schemas import (
     AdhocIn,
@@ -182,7 +184,7 @@ async def list_conferences(
     status: ConferenceStatus | None = None,
     customer_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ConferenceList:
     items, total = await queries.list_conferences(
         db,
@@ -281,7 +283,7 @@ def _ics(body: bytes, name: str) -> Response:
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": f'inline; filename="{name}.ics"'},
+        headers={"Content-Disposition": content_disposition(f"{name}.ics")},
     )
 
 

@@ -14,13 +14,15 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bridgedesk.app.asgi import create_app
-from bridgedesk.auth import actor_of, hash_password, issue_token
+from bridgedesk.auth import CSRF_FIELD, actor_of, hash_password, issue_token
 from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database, sync_url
 from bridgedesk.identity import Actor, Role
 from bridgedesk.migrate import upgrade
 from bridgedesk.models import User
+from bridgedesk.pages import LOGIN_CSRF_COOKIE
 from bridgedesk.settings import get_settings
+from bridgedesk.throttle import sign_in_throttle
 from reservations.models import Bridge, Customer, Site
 from reservations.service import booking
 from tests.mail import SmtpServer, smtp_settings
@@ -268,6 +270,24 @@ def app() -> Any:
 SignIn = Callable[[User], Awaitable[httpx.AsyncClient]]
 
 
+async def page_login(client: httpx.AsyncClient, data: dict[str, str]) -> httpx.Response:
+    """Sign in through the login form as a browser does: fetch the form (its CSRF cookie and
+    field), then post it with the given fields."""
+    form = await client.get("/login")
+    assert form.status_code == 200, form.text
+    token = client.cookies.get(LOGIN_CSRF_COOKIE, path="/login")
+    assert token
+    return await client.post("/login", data={CSRF_FIELD: token, **data})
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_throttle() -> Iterator[None]:
+    """Each test starts with no failed sign-ins counted (the throttle is per process)."""
+    sign_in_throttle.clear()
+    yield
+    sign_in_throttle.clear()
+
+
 @pytest.fixture
 async def sign_in(app: Any, db: AsyncSession) -> AsyncIterator[SignIn]:
     """`await sign_in(user)`: a client that signed in through the login form, cookie kept."""
@@ -278,7 +298,7 @@ async def sign_in(app: Any, db: AsyncSession) -> AsyncIterator[SignIn]:
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         )
         clients.append(client)
-        response = await client.post("/login", data={"email": user.email, "password": PASSWORD})
+        response = await page_login(client, {"email": user.email, "password": PASSWORD})
         assert response.status_code == 303, response.text
         return client
 

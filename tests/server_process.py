@@ -27,6 +27,7 @@ class RunningServer:
     base_url: str
     database_url: str
     log: Path
+    pid: int
 
 
 def run_cli(database_url: str, *args: str) -> str:
@@ -48,11 +49,13 @@ def running_server(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     healthy: bool = True,
+    access_log: bool = False,
 ) -> Iterator[RunningServer]:
     """`bridgedesk serve` on a free loopback port; stopped (and waited for) on exit.
 
     It is ready when /healthz answers 200, or (`healthy=False`, a database that is down on
-    purpose) when /healthz answers at all."""
+    purpose) when /healthz answers at all. With `access_log`, uvicorn writes its access lines
+    to the log (at level info)."""
     port = free_port()
     log = log_dir / f"server-{port}.log"
     env = {**os.environ, "BRIDGEDESK_DATABASE_URL": database_url, **(extra_env or {})}
@@ -67,9 +70,9 @@ def running_server(
                 str(port),
                 "--workers",
                 str(workers),
-                "--no-access-log",
+                *(() if access_log else ("--no-access-log",)),
                 "--log-level",
-                "warning",
+                "info" if access_log else "warning",
             ],
             env=env,
             stdout=out,
@@ -91,7 +94,7 @@ def running_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not answer within 60 s:\n{log.read_text()}")
             time.sleep(0.2)
-        yield RunningServer(base_url, database_url, log)
+        yield RunningServer(base_url, database_url, log, process.pid)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

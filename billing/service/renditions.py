@@ -1,10 +1,10 @@
 """An invoice's and a credit memo's renditions: HTML and PDF from one Jinja2 template each,
-and the CSV of line items whose charges re-add to the invoice total."""
+and the CSV of line items whose charges re-add to the invoice total (text cells that would
+run as a formula are neutralized by `bridgedesk.csvfile`; amounts are left as numbers)."""
 
-import csv
-import io
 from typing import Any
 
+from bridgedesk.csvfile import csv_text
 from bridgedesk.templating import environment
 
 INVOICE_TEMPLATE = "billing/invoice.html"
@@ -57,9 +57,7 @@ def credit_memo_pdf(document: dict[str, Any]) -> bytes:
 def invoice_csv(document: dict[str, Any]) -> str:
     """One row per site line, per feature line and per extra charge (e.g. best-effort
     support): the charges column sums to the total."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows: list[list[object]] = [list(CSV_COLUMNS)]
     head = [document.get("number") or "DRAFT", document["period"], document["currency"]]
     for conference in document["conferences"]:
         about = [
@@ -70,7 +68,7 @@ def invoice_csv(document: dict[str, Any]) -> str:
             conference["requester_name"],
         ]
         for site in conference["sites"]:
-            writer.writerow(
+            rows.append(
                 [
                     *head,
                     *about,
@@ -86,7 +84,7 @@ def invoice_csv(document: dict[str, Any]) -> str:
                 ]
             )
         for feature in conference["features"]:
-            writer.writerow(
+            rows.append(
                 [
                     *head,
                     *about,
@@ -102,7 +100,7 @@ def invoice_csv(document: dict[str, Any]) -> str:
                 ]
             )
     for extra in document.get("extra_charges", []):
-        writer.writerow(
+        rows.append(
             [
                 *head,
                 extra["reference"],
@@ -121,4 +119,4 @@ def invoice_csv(document: dict[str, Any]) -> str:
                 extra["amount"],
             ]
         )
-    return out.getvalue()
+    return csv_text(rows)

@@ -4,9 +4,9 @@ from bisect import bisect_left
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,7 @@ from bridge.service import bookings
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
 from bridgedesk.errors import Conflict, InvalidInput
-from bridgedesk.schemas import Instant
+from bridgedesk.schemas import Instant, Strict
 
 # A batch is stored whole or not at all; larger ones are split by the sender.
 MAX_IMPORT_RECORDS = 10_000
@@ -124,26 +124,15 @@ async def records_by_conference(
 # -- import --
 
 
-def _text(value: str) -> str:
-    if "\x00" in value:  # PostgreSQL refuses NUL in text
-        raise ValueError("must not contain NUL characters")
-    return value
+class ImportedRecord(Strict):
+    """One record as an external MCU sends it (text checked by the edge's one rule)."""
 
-
-Text = Annotated[str, AfterValidator(_text)]
-
-
-class ImportedRecord(BaseModel):
-    """One record as an external MCU sends it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    conference_number: Text = Field(min_length=1, max_length=20)
+    conference_number: str = Field(min_length=1, max_length=20)
     site_id: int = Field(ge=1, le=MAX_KEY)
     connected_at: Instant
     disconnected_at: Instant
     speed_kbps: int = Field(ge=MIN_SPEED_KBPS, le=MAX_SPEED_KBPS)
-    disconnect_cause: Text | None = Field(default=None, max_length=100)
+    disconnect_cause: str | None = Field(default=None, max_length=100)
 
 
 @dataclass(frozen=True)

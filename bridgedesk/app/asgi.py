@@ -1,4 +1,5 @@
-"""The web application: every package's routers, one error policy, the schema upgraded on start."""
+"""The web application: every package's routers, one error policy, the schema upgraded on start,
+and the edge every request passes (body limit, security headers, form text rule)."""
 
 import logging
 from collections.abc import AsyncIterator
@@ -7,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
@@ -29,8 +30,12 @@ from bridgedesk.availability import (
 )
 from bridgedesk.db import database
 from bridgedesk.errors import DomainError, NotAuthenticated
+from bridgedesk.forms import refuse_control_characters
 from bridgedesk.identity import Actor
+from bridgedesk.limits import BodyLimit
+from bridgedesk.logs import install_redaction
 from bridgedesk.migrate import upgrade
+from bridgedesk.security_headers import SecurityHeaders
 from bridgedesk.settings import get_settings
 from bridgedesk.web import render_error
 from certification import api as certification_api
@@ -45,6 +50,16 @@ from reservations.pages import operators as operator_pages
 from reservations.pages import views as view_pages
 
 log = logging.getLogger(__name__)
+
+# The routes that take a batch (CDR import, site CSV import, by API and by page) get the larger
+# body limit (settings.max_bulk_body_bytes); every other route the smaller one.
+BULK_ROUTES = frozenset(
+    {
+        ("POST", "/api/v1/cdrs"),
+        ("POST", "/api/v1/sites/import"),
+        ("POST", "/certification/import"),
+    }
+)
 
 
 def _wants_json(request: Request) -> bool:
@@ -68,16 +83,20 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
 async def _domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)
     if _wants_json(request):
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
+        headers = dict(error.headers)
+        if isinstance(error, NotAuthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
             {"detail": error.detail, **error.data}, status_code=error.status_code, headers=headers
         )
     if isinstance(error, NotAuthenticated):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    return render_error(
+    page = render_error(
         request, error.status_code, error.detail, error.data, actor=_signed_in(request)
     )
+    page.headers.update(error.headers)
+    return page
 
 
 async def _invalid_request(request: Request, error: Exception) -> Response:
@@ -134,7 +153,10 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         version="0.1.0",
         description="Video-conference bridge and reservation service.",
         lifespan=_lifespan if migrate_on_start else None,
+        # Every form field of every page is checked for control characters (bridgedesk.forms).
+        dependencies=[Depends(refuse_control_characters)],
     )
+    install_redaction()
     figures.install()
     # Without the start-up upgrade (tests migrate themselves) the database is taken as ready.
     gate = DatabaseGate(get_settings().database_retry_seconds, open_=not migrate_on_start)
@@ -169,4 +191,10 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         app.include_router(pages.router)
     shell_pages.mount_static(app)
     openapi.install(app)
+    # Outermost last: the body limit runs first of all, before anything reads the body.
+    docs = frozenset(
+        p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
+    )
+    app.add_middleware(SecurityHeaders, exempt_paths=docs)
+    app.add_middleware(BodyLimit, bulk_routes=BULK_ROUTES)
     return app

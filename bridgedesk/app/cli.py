@@ -8,13 +8,26 @@ from collections.abc import Sequence
 from bridgedesk.app import figures
 from bridgedesk.settings import get_settings
 
+LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+
+
+def _is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from bridgedesk.availability import is_unavailable
     from bridgedesk.migrate import upgrade
 
+    # Unless told otherwise, page cookies are Secure whenever the service listens beyond
+    # loopback (where it is reached through HTTPS); the workers inherit the decision.
+    if get_settings().secure_cookies is None:
+        os.environ["BRIDGEDESK_SECURE_COOKIES"] = "false" if _is_loopback(args.host) else "true"
+        get_settings.cache_clear()
     try:
         upgrade(get_settings().database_url)  # once, before the workers start
     except Exception as error:

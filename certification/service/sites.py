@@ -15,6 +15,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor
 from bridgedesk.sip_uri import DialPolicy
+from bridgedesk.text import control_character, refusal
 from certification.models import CertificationRecord, CertificationState
 from certification.service import calls
 from certification.service.recertification import require_recertification
@@ -204,6 +205,11 @@ def _parse(text: str, customer_id: int, existing: set[str], policy: DialPolicy) 
 
 def _row_errors(line: int, values: dict[str, str], policy: DialPolicy) -> list[RowError]:
     errors = []
+    # The edge's one rule for text: a cell is a single line without control characters.
+    for column, value in values.items():
+        character = control_character(value)
+        if character is not None:
+            errors.append(RowError(line, refusal(character), column))
     for column in REQUIRED_COLUMNS:
         if not values.get(column):
             errors.append(RowError(line, "required", column))

@@ -13,7 +13,7 @@ from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
 from bridgedesk.settings import get_settings
 from tests.bridge.calls import connect, end, legs_of
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, page_login
 
 T0 = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -82,7 +82,7 @@ async def test_legs_show_state_timeline_and_recovery_deadline(db, dropped, clien
 
 async def sign_in(app, user) -> httpx.AsyncClient:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-    answer = await client.post("/login", data={"email": user.email, "password": PASSWORD})
+    answer = await page_login(client, {"email": user.email, "password": PASSWORD})
     assert answer.status_code == 303, answer.text
     return client
 

@@ -32,6 +32,10 @@ async def world(request, db, make_customer, make_site, make_user, client_as) -> 
         series_id=body["series_id"],
         admin=await make_user(Role.ADMIN),
     )
+    # A user for the admin routes that act on one (deactivate, activate).
+    made.ids["user_id"] = (await make_user(Role.BILLING, customer_id=customer.id)).id
+    # A feed key id for DELETE /api/v1/auth/feed-keys/{key_id} (revoking is idempotent).
+    made.ids["key_id"] = 1
     for package in PACKAGES:
         await package.prepare(made, request)
     return made

@@ -13,7 +13,7 @@ from bridgedesk.identity import Role
 from bridgedesk.models import AuthToken
 from bridgedesk.settings import get_settings
 from reservations.models import Customer
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, page_login
 
 
 async def test_token_is_issued_for_the_right_password_and_works(anonymous, make_user):
@@ -100,7 +100,7 @@ async def test_expired_tokens_are_deleted_by_the_job_and_live_ones_kept(db, clie
 
 async def test_a_page_session_is_not_a_bearer_token(anonymous, make_user):
     user = await make_user(Role.OPERATOR)
-    login = await anonymous.post("/login", data={"email": user.email, "password": PASSWORD})
+    login = await page_login(anonymous, {"email": user.email, "password": PASSWORD})
     secret = login.cookies[SESSION_COOKIE]
     anonymous.cookies.clear()
     response = await anonymous.get(
@@ -113,8 +113,8 @@ async def test_login_form_sets_a_session_cookie_and_writes_need_csrf(db, anonymo
     admin = await make_user(Role.ADMIN)
     form = await anonymous.get("/login")
     assert form.status_code == 200 and 'name="password"' in form.text
-    response = await anonymous.post(
-        "/login", data={"email": admin.email, "password": PASSWORD, "next": "/somewhere"}
+    response = await page_login(
+        anonymous, {"email": admin.email, "password": PASSWORD, "next": "/somewhere"}
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/somewhere"
@@ -146,7 +146,7 @@ async def test_login_form_sets_a_session_cookie_and_writes_need_csrf(db, anonymo
 
 async def test_csrf_token_is_accepted_as_a_form_field(db, anonymous, make_user):
     scheduler = await make_user(Role.SCHEDULER)
-    await anonymous.post("/login", data={"email": scheduler.email, "password": PASSWORD})
+    await page_login(anonymous, {"email": scheduler.email, "password": PASSWORD})
     csrf = await db.scalar(
         select(AuthToken.csrf_token).where(
             AuthToken.user_id == scheduler.id, AuthToken.kind == "page"
@@ -162,7 +162,7 @@ async def test_csrf_token_is_accepted_as_a_form_field(db, anonymous, make_user):
 
 async def test_wrong_password_on_the_form_sets_no_cookie(anonymous, make_user):
     user = await make_user(Role.SCHEDULER)
-    response = await anonymous.post("/login", data={"email": user.email, "password": "nope"})
+    response = await page_login(anonymous, {"email": user.email, "password": "nope"})
     assert response.status_code == 401
     assert SESSION_COOKIE not in response.cookies
     assert re.search(r"wrong password", response.text, re.I)
@@ -171,16 +171,14 @@ async def test_wrong_password_on_the_form_sets_no_cookie(anonymous, make_user):
 
 async def test_next_never_leaves_the_site(anonymous, make_user):
     user = await make_user(Role.SCHEDULER)
-    response = await anonymous.post(
-        "/login",
-        data={"email": user.email, "password": PASSWORD, "next": "//evil.example/phish"},
+    response = await page_login(
+        anonymous, {"email": user.email, "password": PASSWORD, "next": "//evil.example/phish"}
     )
     assert response.status_code == 303
     assert response.headers["location"].startswith("/")
     assert not response.headers["location"].startswith("//")
-    backslash = await anonymous.post(
-        "/login",
-        data={"email": user.email, "password": PASSWORD, "next": "/\\evil.example/phish"},
+    backslash = await page_login(
+        anonymous, {"email": user.email, "password": PASSWORD, "next": "/\\evil.example/phish"}
     )
     assert backslash.headers["location"] != "/\\evil.example/phish"
     assert "evil" not in backslash.headers["location"]
@@ -188,7 +186,7 @@ async def test_next_never_leaves_the_site(anonymous, make_user):
 
 async def test_logout_revokes_the_session(db, anonymous, make_user):
     user = await make_user(Role.OPERATOR)
-    await anonymous.post("/login", data={"email": user.email, "password": PASSWORD})
+    await page_login(anonymous, {"email": user.email, "password": PASSWORD})
     secret = anonymous.cookies[SESSION_COOKIE]
     assert (await anonymous.get("/api/v1/users/me")).status_code == 200
     assert (await anonymous.post("/logout")).status_code == 403  # no CSRF token: refused

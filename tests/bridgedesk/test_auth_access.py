@@ -33,7 +33,13 @@ SHELL_AND_RESERVATIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/token"): Rule(EVERYONE, public=True),
     ("GET", "/api/v1/users/me"): Rule(EVERYONE),
     ("POST", "/api/v1/auth/feed-key"): Rule(EVERYONE),
+    ("POST", "/api/v1/auth/logout"): Rule(EVERYONE),
+    ("GET", "/api/v1/auth/feed-keys"): Rule(EVERYONE),
+    ("POST", "/api/v1/auth/feed-keys"): Rule(EVERYONE),
+    ("DELETE", "/api/v1/auth/feed-keys/{key_id}"): Rule(EVERYONE),
     ("GET", "/api/v1/users"): Rule(USER_MANAGERS),
+    ("POST", "/api/v1/users/{user_id}/deactivate"): Rule(frozenset({Role.ADMIN})),
+    ("POST", "/api/v1/users/{user_id}/activate"): Rule(frozenset({Role.ADMIN})),
     ("POST", "/api/v1/users"): Rule(USER_MANAGERS, tenant=True),
     ("POST", "/api/v1/customers"): Rule(STAFF),
     ("GET", "/api/v1/customers"): Rule(EVERYONE),
@@ -92,6 +98,8 @@ def request_for(route: tuple[str, str], world: World, caller: User | None) -> di
                 "customer_id": a,
             }
         }
+    if route == ("POST", "/api/v1/auth/feed-keys"):
+        return {"json": {"keep_others": True}}
     if route == ("POST", "/api/v1/customers"):
         return {"json": {"name": _unique("Customer"), "timezone": "Pacific/Kiritimati"}}
     if route == ("POST", "/api/v1/sites"):

@@ -3,7 +3,7 @@
 import pytest
 
 from bridgedesk.identity import Role
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, page_login
 
 HOMES = {
     Role.SCHEDULER: "/conferences/mine",
@@ -18,7 +18,7 @@ HOMES = {
 @pytest.mark.parametrize("role", list(Role), ids=str)
 async def test_each_role_lands_on_its_own_work(db, make_user, anonymous, role):
     user = await make_user(role)
-    response = await anonymous.post("/login", data={"email": user.email, "password": PASSWORD})
+    response = await page_login(anonymous, {"email": user.email, "password": PASSWORD})
     assert response.status_code == 303
     assert response.headers["location"] == HOMES[role]
     home = await anonymous.get(HOMES[role])

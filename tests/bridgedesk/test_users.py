@@ -59,6 +59,7 @@ async def test_an_added_user_can_sign_in(db, client_as, make_customer, anonymous
         "name": "New Person",
         "role": "billing",
         "customer_id": customer.id,
+        "active": True,
     }
     token = await anonymous.post(
         "/api/v1/auth/token", json={"email": "mixed.case@example.com", "password": GOOD["password"]}

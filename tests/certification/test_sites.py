@@ -155,3 +155,35 @@ async def test_schedulers_and_other_customers_cannot_import(db, make_customer, c
     response = await scheduler.post(url, content=body, headers={"Content-Type": "text/csv"})
     assert response.status_code == 403
     assert await site_count(db, customer.id) == 0
+
+
+CONTROLS = ["\x01", "\x08", "\x0b", "\x0c", "\r", "\x1b", "\x7f", "\n"]
+
+
+async def test_a_control_character_in_any_cell_refuses_the_file_and_names_the_cell(
+    db, make_customer, client_as
+):
+    """The edge's one text rule in the CSV import: each column, each character (NUL has its
+    own refusal of the whole file); the page form imports through the same parser."""
+    customer = await make_customer()
+    tech = await client_as(Role.TECHNICIAN)
+    url = f"/api/v1/sites/import?customer_id={customer.id}"
+    for column in HEADER:
+        for character in CONTROLS:
+            rows = rollout_rows(2)
+            value = rows[1][column]
+            rows[1][column] = value[:2] + character + value[2:]
+            refused = await tech.post(
+                url, content=to_csv(rows), headers={"Content-Type": "text/csv"}
+            )
+            where = (column, repr(character))
+            assert refused.status_code == 422, (where, refused.text)
+            # Named by its column (a quoted line break moves the file's line number on).
+            columns = {e["column"] for e in refused.json()["errors"]}
+            assert columns == {column}, (where, refused.json())
+    assert await site_count(db, customer.id) == 0
+    # The control: the same file without them is imported.
+    done = await tech.post(
+        url, content=to_csv(rollout_rows(2)), headers={"Content-Type": "text/csv"}
+    )
+    assert done.status_code == 201, done.text
