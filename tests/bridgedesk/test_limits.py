@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bridgedesk.app import BULK_ROUTES, create_app
+from bridgedesk.app.asgi import BULK_ROUTES, create_app
 from bridgedesk.identity import Role
 from bridgedesk.settings import get_settings
 

@@ -272,8 +272,8 @@ async def test_the_database_is_not_locked_while_mail_is_being_delivered(own_sqli
 async def test_a_message_that_cannot_be_built_fails_alone_and_the_rest_are_delivered(
     db, smtp, monkeypatch
 ):
-    """A title with a CR, written straight into the database, makes building its email raise
-    (a header may not carry CR/LF): that is a failed attempt with its cause, the messages queued
+    """A stored attachment that cannot be decoded (written straight into the database) makes
+    building its email raise: that is a failed attempt with its cause, the messages queued
     behind it are delivered, and after its attempts it is `failed`."""
     monkeypatch.setenv("BRIDGEDESK_OUTBOX_MAX_ATTEMPTS", "3")
     get_settings.cache_clear()
@@ -282,14 +282,14 @@ async def test_a_message_that_cannot_be_built_fails_alone_and_the_rest_are_deliv
         poison = await _enqueue(db, context=_context("C-2027-000001"))
         behind = [await _enqueue(db, context=_context(f"C-2027-00010{i}")) for i in range(2)]
         assert poison is not None and all(m is not None for m in behind)
-        poison.subject = "Confirmation overdue: C-2027-000001 Board\r\nBcc: all@victim.example"
+        poison.attachments = [{"filename": "invite.ics", "content_type": "text/calendar"}]
         await db.flush()
         assert await send_outbox_job() == 2
     delivered = sorted(str(m["Subject"]) for _, m in smtp.mailbox.received)
     assert [s.split()[2] for s in delivered] == ["C-2027-000100", "C-2027-000101"]
     await db.refresh(poison)
     assert poison.sent_at is None and poison.failed_at is None and poison.attempts == 1
-    assert poison.last_error is not None and poison.last_error.startswith("ValueError")
+    assert poison.last_error is not None and poison.last_error.startswith("KeyError")
     for hours in (1, 2):
         with time_machine.travel(T0 + timedelta(hours=hours), tick=False):
             assert await send_outbox_job() == 0
@@ -300,4 +300,3 @@ async def test_a_message_that_cannot_be_built_fails_alone_and_the_rest_are_deliv
         await _enqueue(db, context=_context("C-2027-000200"))
         assert await send_outbox_job() == 1
     assert len(smtp.mailbox.received) == 3
-    assert all("victim" not in str(m) for _, m in smtp.mailbox.received)

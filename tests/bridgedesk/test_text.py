@@ -1,11 +1,12 @@
 """The kernel's text rule (bridgedesk/text.py): which control characters a field may hold,
 and header values (email subjects, file names) that never carry CR/LF."""
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
 
-from bridgedesk.outbox import Attachment, ClaimedEmail, build_email
+from bridgedesk.outbox import ClaimedMessage, build_email
 from bridgedesk.settings import get_settings
 from bridgedesk.text import checked, content_disposition, header_value
 
@@ -32,12 +33,20 @@ def test_header_values_never_carry_a_line_break():
 
 def test_an_email_whose_subject_held_a_line_break_is_built_on_one_line():
     """A row written before the edge rule (or by a job) cannot break the headers."""
-    message = ClaimedEmail(
+    message = ClaimedMessage(
         id=1,
-        recipients=("a@example.com",),
+        channel="email",
+        topic="booked",
+        recipients=["a@example.com"],
         subject="Booked: Q3\r\nBcc: victim@example.com",
         body="body",
-        attachments=(Attachment("a\r\nb.ics", "text/calendar", b"x"),),
+        attachments=[
+            {
+                "filename": "a\r\nb.ics",
+                "content_type": "text/calendar",
+                "content_b64": base64.b64encode(b"x").decode(),
+            }
+        ],
         lease_until=datetime(2026, 1, 1, tzinfo=UTC),
     )
     email = build_email(message, get_settings())

@@ -17,8 +17,8 @@ from bridgedesk.app.asgi import create_app
 from bridgedesk.forms import MULTI_LINE_FORM_FIELDS
 from bridgedesk.identity import Role
 from tests.access_rules import World
-from tests.bridgedesk.test_access import request_for
-from tests.bridgedesk.test_bad_input import WRITES
+from tests.bridgedesk.test_asgi import WRITES
+from tests.bridgedesk.test_auth_access import request_for
 from tests.snapshots import snapshot
 
 # A representative set: NUL, SOH, BS, VT, FF, CR, ESC, DEL; LF where the field is one line.

@@ -82,7 +82,7 @@ def _seed(client: httpx.Client, admin: dict[str, str]) -> None:
         client.post(
             "/api/v1/bridges",
             headers=admin,
-            json={"name": "Bridge A", "sip_uri": "sip:bridge@127.0.0.1", "ports": 24,
+            json={"name": "Bridge A", "sip_uri": "sip:bridge@127.0.0.1:5080", "ports": 24,
                   "adhoc_reserve": 4},
         )
     )  # fmt: skip
