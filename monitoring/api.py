@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
+from bridgedesk.schemas import Id
 from monitoring.models import MaintenanceWindow
 from monitoring.schemas import (
     BreachOut,
@@ -16,7 +17,6 @@ from monitoring.schemas import (
     ClockOut,
     Component,
     EscalateIn,
-    Id,
     MonthText,
     NoteIn,
     NoticeOut,

@@ -11,6 +11,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor, Role
+from bridgedesk.schemas import Id, Instant
 from reservations.models import ConferenceStatus
 from reservations.schemas import (
     AdhocIn,
@@ -28,8 +29,6 @@ from reservations.schemas import (
     CustomerOut,
     ExtendedOut,
     ExtendIn,
-    Id,
-    Instant,
     MoveIn,
     OccurrenceOut,
     SeriesConferenceOut,
