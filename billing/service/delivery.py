@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import CreditMemo, Invoice, PendingDelivery
+from billing.schemas import CreditMemoOut, InvoiceOut
 from billing.service import renditions
-from billing.service.views import invoice_view, memo_view
 from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 
@@ -31,12 +31,12 @@ async def _invoice_email(session: AsyncSession, invoice_id: int) -> None:
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None or invoice.number is None:
         return
-    document = invoice_view(invoice)
+    document = InvoiceOut.from_model(invoice)
     pdf = await asyncio.to_thread(renditions.invoice_pdf, document)
     await outbox.enqueue_email(
         session,
         topic="invoice_issued",
-        to=document["bill_to"],
+        to=document.bill_to,
         template="billing/email/invoice_issued.txt",
         context={"invoice": document},
         attachments=[outbox.Attachment(f"{invoice.number}.pdf", "application/pdf", pdf)],
@@ -49,12 +49,12 @@ async def _credit_memo_email(session: AsyncSession, memo_id: int) -> None:
     invoice = await session.get(Invoice, memo.invoice_id) if memo else None
     if memo is None or invoice is None:
         return
-    document = memo_view(memo, invoice)
+    document = CreditMemoOut.from_model(memo, invoice)
     pdf = await asyncio.to_thread(renditions.credit_memo_pdf, document)
     await outbox.enqueue_email(
         session,
         topic="credit_memo_issued",
-        to=document["bill_to"],
+        to=document.bill_to,
         template="billing/email/credit_memo_issued.txt",
         context={"memo": document},
         attachments=[outbox.Attachment(f"{memo.number}.pdf", "application/pdf", pdf)],

@@ -3,8 +3,8 @@ and the CSV of line items whose charges re-add to the invoice total."""
 
 import csv
 import io
-from typing import Any
 
+from billing.schemas import CreditMemoOut, InvoiceOut
 from bridgedesk.templating import environment
 
 INVOICE_TEMPLATE = "billing/invoice.html"
@@ -31,11 +31,11 @@ CSV_COLUMNS = (
 )
 
 
-def invoice_html(document: dict[str, Any]) -> str:
+def invoice_html(document: InvoiceOut) -> str:
     return environment.get_template(INVOICE_TEMPLATE).render(invoice=document)
 
 
-def credit_memo_html(document: dict[str, Any]) -> str:
+def credit_memo_html(document: CreditMemoOut) -> str:
     return environment.get_template(CREDIT_MEMO_TEMPLATE).render(memo=document)
 
 
@@ -45,46 +45,46 @@ def _pdf(html: str) -> bytes:
     return bytes(HTML(string=html).write_pdf())
 
 
-def invoice_pdf(document: dict[str, Any]) -> bytes:
+def invoice_pdf(document: InvoiceOut) -> bytes:
     """The same HTML the browser gets, printed by WeasyPrint."""
     return _pdf(invoice_html(document))
 
 
-def credit_memo_pdf(document: dict[str, Any]) -> bytes:
+def credit_memo_pdf(document: CreditMemoOut) -> bytes:
     return _pdf(credit_memo_html(document))
 
 
-def invoice_csv(document: dict[str, Any]) -> str:
+def invoice_csv(document: InvoiceOut) -> str:
     """One row per site line and per feature line: the charges column sums to the total."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    head = [document.get("number") or "DRAFT", document["period"], document["currency"]]
-    for conference in document["conferences"]:
+    head = [document.number or "DRAFT", document.period, document.currency]
+    for conference in document.conferences:
         about = [
-            conference["conference_number"],
-            conference["start"],
-            conference["project_code"] or "",
-            conference["leader_name"],
-            conference["requester_name"],
+            conference.conference_number,
+            conference.start,
+            conference.project_code or "",
+            conference.leader_name,
+            conference.requester_name,
         ]
-        for site in conference["sites"]:
+        for site in conference.sites:
             writer.writerow(
                 [
                     *head,
                     *about,
                     "site",
-                    site["site_id"],
-                    site["site_name"],
-                    site["billing_zone"],
-                    site["speed_kbps"],
+                    site.site_id,
+                    site.site_name,
+                    site.billing_zone,
+                    site.speed_kbps,
                     "",
                     "",
-                    site["minutes"],
-                    site["charges"],
+                    site.minutes,
+                    site.charges,
                 ]
             )
-        for feature in conference["features"]:
+        for feature in conference.features:
             writer.writerow(
                 [
                     *head,
@@ -94,10 +94,10 @@ def invoice_csv(document: dict[str, Any]) -> str:
                     "",
                     "",
                     "",
-                    feature["code"],
-                    feature["quantity"],
+                    feature.code,
+                    feature.quantity,
                     "",
-                    feature["charges"],
+                    feature.charges,
                 ]
             )
     return out.getvalue()
