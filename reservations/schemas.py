@@ -25,7 +25,7 @@ from reservations.service.booking import (
 )
 from reservations.service.confirmation import is_overdue
 from reservations.service.live import OverrunConflict
-from reservations.service.registry import BridgeData, CustomerData, SiteData
+from reservations.service.registry import BridgeData, ContactView, CustomerData, SiteData
 from reservations.service.rescheduling import Scope
 
 # Files in the zone database that are not zones: the host's own setting and rule templates.
@@ -98,7 +98,7 @@ class CustomerOut(FromRow):
     name: str
     timezone: str
     billing_emails: list[str]
-    primary_contact: dict[str, Any] | None
+    primary_contact: ContactView | None
 
 
 class SiteIn(Strict):
@@ -124,20 +124,6 @@ class SiteIn(Strict):
             billing_zone=self.billing_zone,
             contacts=[c.model_dump(exclude_none=True) for c in self.contacts],
         )
-
-
-class SiteOut(FromRow):
-    id: int
-    customer_id: int
-    name: str
-    kind: str
-    timezone: str
-    sip_uri: str
-    audio_uri: str | None
-    max_speed_kbps: int
-    billing_zone: str
-    contacts: list[dict[str, Any]]
-    certification_state: str
 
 
 class BridgeIn(Strict):

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY, add_unique
 from bridgedesk.errors import Conflict, Forbidden, NotFound
 from bridgedesk.identity import Actor, Role
+from bridgedesk.schemas import FromRow
 from bridgedesk.settings import get_settings
 from bridgedesk.sip_uri import DialPolicy
 from reservations.models import Bridge, Customer, Site, SiteKind
@@ -49,6 +51,38 @@ class SiteData:
     billing_zone: str
     audio_uri: str | None = None
     contacts: Sequence[dict[str, Any]] = field(default_factory=tuple)
+
+
+class ContactView(BaseModel):
+    """A person to call about a customer or site; stored without its empty fields, and shown
+    without them too."""
+
+    name: str
+    phone: str | None = None
+    pager: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, str]:
+        shown: dict[str, str | None] = handler(self)
+        return {key: value for key, value in shown.items() if value is not None}
+
+
+class SiteView(FromRow):
+    """A site as every API shows it (the registry's and certification's edits alike)."""
+
+    id: int
+    customer_id: int
+    name: str
+    kind: str
+    timezone: str
+    sip_uri: str
+    audio_uri: str | None
+    max_speed_kbps: int
+    billing_zone: str
+    contacts: list[ContactView]
+    certification_state: str
 
 
 @dataclass(frozen=True)
