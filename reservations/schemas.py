@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 from zoneinfo import available_timezones
 
 from pydantic import (
@@ -300,11 +300,21 @@ class OccurrenceOut(BaseModel):
         )
 
 
+class ConflictOut(BaseModel):
+    """A booking in the way, as a 409's `conflicts` gives it (`SiteConflict.as_dict`)."""
+
+    site_id: int
+    site_name: str
+    conference_number: str
+    start: str
+    end: str
+
+
 class SkippedOut(BaseModel):
     index: int
     start: datetime
     end: datetime
-    conflicts: list[dict[str, Any]]
+    conflicts: list[ConflictOut]
 
 
 class SeriesConferenceOut(ConferenceOut):
