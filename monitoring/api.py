@@ -1,7 +1,7 @@
 """The monitoring package's JSON API under /api/v1: thin handlers over its service."""
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +10,7 @@ from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.schemas import Id
-from monitoring.models import MaintenanceWindow
+from monitoring.models import MaintenanceWindow, Ticket
 from monitoring.schemas import (
     BreachOut,
     CallStatsOut,
@@ -136,12 +136,13 @@ async def call_stats(
     if chosen is None:
         raise InvalidInput("customer_id is required.")
     found = await callstats.customer_month(db, chosen, month, by=actor)
-    figures: dict[str, Any] = asdict(found.stats)
-    return CallStatsOut(
-        customer_id=found.customer_id,
-        month=found.month,
-        timezone=found.timezone,
-        **figures,
+    return CallStatsOut.model_validate(
+        {
+            "customer_id": found.customer_id,
+            "month": found.month,
+            "timezone": found.timezone,
+            **asdict(found.stats),
+        }
     )
 
 
@@ -165,7 +166,7 @@ async def list_tickets(
     return TicketsOut(items=[TicketOut.from_model(t) for t in found])
 
 
-async def _detail(db: AsyncSession, ticket: Any) -> TicketDetailOut:
+async def _detail(db: AsyncSession, ticket: Ticket) -> TicketDetailOut:
     out = TicketDetailOut.from_model(ticket)
     out.timeline = [TicketEventOut.from_model(e) for e in await tickets.timeline(db, ticket)]
     out.breaches = [BreachOut.from_model(b) for b in await tickets.breaches_of(db, ticket)]

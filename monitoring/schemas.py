@@ -2,7 +2,7 @@
 statistics, tickets and SLA policies."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -196,7 +196,7 @@ class TicketEventOut(FromRow):
     kind: str
     by: str
     note: str | None
-    data: dict[str, Any]
+    data: dict[str, str]  # what the event changed, e.g. {"tier": "...", "previous": "..."}
 
 
 class BreachOut(FromRow):

@@ -5,7 +5,6 @@ timeline."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,7 +63,7 @@ def pauses_of(ticket: Ticket) -> list[Interval]:
 
 
 def add_event(
-    session: AsyncSession, ticket: Ticket, what: str, by: str, note: str | None, **data: Any
+    session: AsyncSession, ticket: Ticket, what: str, by: str, note: str | None, **data: str
 ) -> None:
     session.add(
         TicketEvent(ticket_id=ticket.id, at=utcnow(), kind=what, by=by, note=note, data=data)
