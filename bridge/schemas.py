@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from bridge.service.cdrs import CallRecord
 from bridge.service.probes import (
     MAX_ANSWER_TIMEOUT_SECONDS,
     MAX_HOLD_SECONDS,
@@ -36,37 +37,6 @@ class ProbeIn(BaseModel):
     answer_timeout_seconds: float | None = Field(
         default=None, gt=0, le=MAX_ANSWER_TIMEOUT_SECONDS, allow_inf_nan=False
     )
-
-
-class ProbeResultOut(FromRow):
-    final_status: int | None
-    provisional_ms: float | None
-    answer_ms: float | None
-    codec: str | None
-    media_seconds: float
-    rtp_packets_received: int
-    call_id: str | None
-    cause: str
-    measured_cause: str
-    started_at: datetime
-    finished_at: datetime
-    passed: bool
-    detail: str
-    reclassified_at: datetime | None
-    reclassified_by: int | None
-    reclassification_note: str | None
-
-
-class ProbeOut(FromRow):
-    id: int
-    sip_uri: str
-    method: str
-    hold_seconds: float
-    purpose: str
-    status: str
-    queued_at: datetime
-    attempts: int
-    result: ProbeResultOut | None
 
 
 class CauseIn(BaseModel):
@@ -138,22 +108,8 @@ class ConferenceLegsOut(BaseModel):
     legs: list[LegOut]
 
 
-class CallRecordOut(FromRow):
-    id: int
-    conference_id: int
-    conference_number: str
-    customer_id: int
-    site_id: int
-    bridge_id: int | None
-    connected_at: datetime
-    disconnected_at: datetime
-    speed_kbps: int
-    disconnect_cause: str | None
-    source: str
-
-
 class CallRecordsOut(BaseModel):
-    items: list[CallRecordOut]
+    items: list[CallRecord]
 
 
 class CallRecordsIn(BaseModel):
