@@ -11,7 +11,6 @@ from bridge.schemas import (
     ConferenceId,
     ConferenceLegsOut,
     LaunchOut,
-    LegOut,
     ProbeId,
     ProbeIn,
     StoredOut,
@@ -77,7 +76,7 @@ async def conference_legs(
         conference_number=found.conference.number,
         status=found.conference.status,
         launch=LaunchOut.from_model(found.launch) if found.launch else None,
-        legs=[LegOut.from_model(leg) for leg in found.legs],
+        legs=list(found.legs),
     )
 
 

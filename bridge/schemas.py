@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bridge.service.cdrs import CallRecord
+from bridge.service.legs import LegView
 from bridge.service.probes import (
     MAX_ANSWER_TIMEOUT_SECONDS,
     MAX_HOLD_SECONDS,
@@ -51,46 +52,6 @@ class CauseIn(BaseModel):
 ConferenceId = Id
 
 
-class TimelineEntryOut(FromRow):
-    at: datetime
-    kind: str
-    detail: str
-    recipient: str | None
-
-
-class IncidentOut(FromRow):
-    id: int
-    kind: str
-    cause: str
-    began_at: datetime
-    recovery_deadline: datetime
-    restored_at: datetime | None
-    audio_fallback_at: datetime | None
-    closed_at: datetime | None
-    timeline: list[TimelineEntryOut]
-
-
-class LegOut(FromRow):
-    id: int
-    site_id: int
-    site_name: str
-    kind: str
-    parent_leg_id: int | None
-    origin: str
-    sip_uri: str
-    speed_kbps: int
-    state: str
-    connected_at: datetime | None
-    first_connected_at: datetime | None
-    state_changed_at: datetime
-    next_dial_at: datetime | None
-    redials: int
-    ended_at: datetime | None
-    recovery_deadline: datetime | None
-    incident: IncidentOut | None
-    incidents: list[IncidentOut]
-
-
 class LaunchOut(FromRow):
     scheduled_start: datetime
     scheduled_end: datetime
@@ -105,7 +66,7 @@ class ConferenceLegsOut(BaseModel):
     conference_number: str
     status: str
     launch: LaunchOut | None
-    legs: list[LegOut]
+    legs: list[LegView]
 
 
 class CallRecordsOut(BaseModel):
