@@ -31,6 +31,10 @@ from bridgedesk.schemas import Id
 
 router = APIRouter(prefix="/api/v1", tags=["billing"])
 
+# The renditions are files, not JSON: the published schema says so.
+PDF: dict[int | str, dict[str, object]] = {200: {"content": {"application/pdf": {}}}}
+CSV: dict[int | str, dict[str, object]] = {200: {"content": {"text/csv": {}}}}
+
 
 @router.post("/rate-plans", status_code=201)
 async def create_rate_plan(body: RatePlanIn, db: Db, actor: CurrentActor) -> RatePlanOut:
@@ -80,7 +84,7 @@ async def list_invoices(
     return InvoiceList(items=[InvoiceSummaryOut.from_model(i) for i in found], total=len(found))
 
 
-@router.get("/invoices/{invoice_id}.pdf")
+@router.get("/invoices/{invoice_id}.pdf", response_class=Response, responses=PDF)
 async def invoice_pdf(invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
     # Drawing a large invoice takes seconds: off the event loop.
@@ -88,7 +92,7 @@ async def invoice_pdf(invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     return Response(pdf, media_type="application/pdf", headers=_file(invoice, "pdf"))
 
 
-@router.get("/invoices/{invoice_id}.csv")
+@router.get("/invoices/{invoice_id}.csv", response_class=Response, responses=CSV)
 async def invoice_csv(invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
     text = renditions.invoice_csv(InvoiceOut.from_model(invoice))
@@ -140,7 +144,7 @@ async def list_credit_memos(
     )
 
 
-@router.get("/credit-memos/{memo_id}.pdf")
+@router.get("/credit-memos/{memo_id}.pdf", response_class=Response, responses=PDF)
 async def credit_memo_pdf(memo_id: int, db: Db, actor: CurrentActor) -> Response:
     memo, invoice = await credits.get_credit_memo(db, memo_id, by=actor)
     pdf = await asyncio.to_thread(
