@@ -96,9 +96,9 @@ def _untyped_parts(node: object, where: str, components: dict, seen: set[str]) -
     found = set()
     if not set(node) - _ANNOTATIONS:
         found.add(where)
-    if node.get("type") == "object" and "properties" not in node:
-        if node.get("additionalProperties", True) in (True, {}):
-            found.add(where)
+    open_object = node.get("type") == "object" and "properties" not in node
+    if open_object and node.get("additionalProperties", True) in (True, {}):
+        found.add(where)
     for key in ("items", "additionalProperties"):
         found |= _untyped_parts(node.get(key), f"{where}[{key}]", components, seen)
     for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
