@@ -14,10 +14,7 @@ from billing.models import Invoice
 from billing.schemas import (
     CreditMemoIn,
     CreditMemoList,
-    CreditMemoOut,
     InvoiceList,
-    InvoiceOut,
-    InvoiceSummaryOut,
     Month,
     RatePlanIn,
     RatePlanOut,
@@ -25,6 +22,7 @@ from billing.schemas import (
     RunOut,
 )
 from billing.service import credits, drafting, invoices, plans, renditions
+from billing.service.documents import CreditMemoView, InvoiceSummaryView, InvoiceView
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
 from bridgedesk.schemas import Id
@@ -81,42 +79,42 @@ async def list_invoices(
     found = await invoices.list_invoices(
         db, by=actor, customer_id=customer_id, period=month, status=status
     )
-    return InvoiceList(items=[InvoiceSummaryOut.from_model(i) for i in found], total=len(found))
+    return InvoiceList(items=[InvoiceSummaryView.from_model(i) for i in found], total=len(found))
 
 
 @router.get("/invoices/{invoice_id}.pdf", response_class=Response, responses=PDF)
 async def invoice_pdf(invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
     # Drawing a large invoice takes seconds: off the event loop.
-    pdf = await asyncio.to_thread(renditions.invoice_pdf, InvoiceOut.from_model(invoice))
+    pdf = await asyncio.to_thread(renditions.invoice_pdf, InvoiceView.from_model(invoice))
     return Response(pdf, media_type="application/pdf", headers=_file(invoice, "pdf"))
 
 
 @router.get("/invoices/{invoice_id}.csv", response_class=Response, responses=CSV)
 async def invoice_csv(invoice_id: int, db: Db, actor: CurrentActor) -> Response:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
-    text = renditions.invoice_csv(InvoiceOut.from_model(invoice))
+    text = renditions.invoice_csv(InvoiceView.from_model(invoice))
     return Response(text, media_type="text/csv; charset=utf-8", headers=_file(invoice, "csv"))
 
 
 @router.get("/invoices/{invoice_id}.html", response_class=HTMLResponse)
 async def invoice_html(invoice_id: int, db: Db, actor: CurrentActor) -> HTMLResponse:
     invoice = await invoices.get_invoice(db, invoice_id, by=actor)
-    return HTMLResponse(renditions.invoice_html(InvoiceOut.from_model(invoice)))
+    return HTMLResponse(renditions.invoice_html(InvoiceView.from_model(invoice)))
 
 
 @router.get("/invoices/{invoice_id}")
-async def get_invoice(invoice_id: int, db: Db, actor: CurrentActor) -> InvoiceOut:
-    return InvoiceOut.from_model(await invoices.get_invoice(db, invoice_id, by=actor))
+async def get_invoice(invoice_id: int, db: Db, actor: CurrentActor) -> InvoiceView:
+    return InvoiceView.from_model(await invoices.get_invoice(db, invoice_id, by=actor))
 
 
 @router.post("/invoices/{invoice_id}/issue")
-async def issue_invoice(invoice_id: int, db: Db, actor: CurrentActor) -> InvoiceOut:
-    return InvoiceOut.from_model(await invoices.issue(db, invoice_id, by=actor))
+async def issue_invoice(invoice_id: int, db: Db, actor: CurrentActor) -> InvoiceView:
+    return InvoiceView.from_model(await invoices.issue(db, invoice_id, by=actor))
 
 
 @router.post("/credit-memos", status_code=201)
-async def create_credit_memo(body: CreditMemoIn, db: Db, actor: CurrentActor) -> CreditMemoOut:
+async def create_credit_memo(body: CreditMemoIn, db: Db, actor: CurrentActor) -> CreditMemoView:
     memo = await credits.create_credit_memo(
         db,
         invoice_id=body.invoice_id,
@@ -126,7 +124,7 @@ async def create_credit_memo(body: CreditMemoIn, db: Db, actor: CurrentActor) ->
         by=actor,
     )
     memo, invoice = await credits.get_credit_memo(db, memo.id, by=actor)
-    return CreditMemoOut.from_model(memo, invoice)
+    return CreditMemoView.from_model(memo, invoice)
 
 
 @router.get("/credit-memos")
@@ -140,7 +138,7 @@ async def list_credit_memos(
         db, by=actor, customer_id=customer_id, invoice_id=invoice_id
     )
     return CreditMemoList(
-        items=[CreditMemoOut.from_model(m, i) for m, i in found], total=len(found)
+        items=[CreditMemoView.from_model(m, i) for m, i in found], total=len(found)
     )
 
 
@@ -148,15 +146,15 @@ async def list_credit_memos(
 async def credit_memo_pdf(memo_id: int, db: Db, actor: CurrentActor) -> Response:
     memo, invoice = await credits.get_credit_memo(db, memo_id, by=actor)
     pdf = await asyncio.to_thread(
-        renditions.credit_memo_pdf, CreditMemoOut.from_model(memo, invoice)
+        renditions.credit_memo_pdf, CreditMemoView.from_model(memo, invoice)
     )
     return Response(pdf, media_type="application/pdf", headers=_inline(f"{memo.number}.pdf"))
 
 
 @router.get("/credit-memos/{memo_id}")
-async def get_credit_memo(memo_id: int, db: Db, actor: CurrentActor) -> CreditMemoOut:
+async def get_credit_memo(memo_id: int, db: Db, actor: CurrentActor) -> CreditMemoView:
     memo, invoice = await credits.get_credit_memo(db, memo_id, by=actor)
-    return CreditMemoOut.from_model(memo, invoice)
+    return CreditMemoView.from_model(memo, invoice)
 
 
 def _file(invoice: Invoice, extension: str) -> dict[str, str]:

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import CreditMemo, Invoice, PendingDelivery
-from billing.schemas import CreditMemoOut, InvoiceOut
 from billing.service import renditions
+from billing.service.documents import CreditMemoView, InvoiceView
 from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 
@@ -31,7 +31,7 @@ async def _invoice_email(session: AsyncSession, invoice_id: int) -> None:
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None or invoice.number is None:
         return
-    document = InvoiceOut.from_model(invoice)
+    document = InvoiceView.from_model(invoice)
     pdf = await asyncio.to_thread(renditions.invoice_pdf, document)
     await outbox.enqueue_email(
         session,
@@ -49,7 +49,7 @@ async def _credit_memo_email(session: AsyncSession, memo_id: int) -> None:
     invoice = await session.get(Invoice, memo.invoice_id) if memo else None
     if memo is None or invoice is None:
         return
-    document = CreditMemoOut.from_model(memo, invoice)
+    document = CreditMemoView.from_model(memo, invoice)
     pdf = await asyncio.to_thread(renditions.credit_memo_pdf, document)
     await outbox.enqueue_email(
         session,

@@ -4,7 +4,7 @@ and the CSV of line items whose charges re-add to the invoice total."""
 import csv
 import io
 
-from billing.schemas import CreditMemoOut, InvoiceOut
+from billing.service.documents import CreditMemoView, InvoiceView
 from bridgedesk.templating import environment
 
 INVOICE_TEMPLATE = "billing/invoice.html"
@@ -31,11 +31,11 @@ CSV_COLUMNS = (
 )
 
 
-def invoice_html(document: InvoiceOut) -> str:
+def invoice_html(document: InvoiceView) -> str:
     return environment.get_template(INVOICE_TEMPLATE).render(invoice=document)
 
 
-def credit_memo_html(document: CreditMemoOut) -> str:
+def credit_memo_html(document: CreditMemoView) -> str:
     return environment.get_template(CREDIT_MEMO_TEMPLATE).render(memo=document)
 
 
@@ -45,16 +45,16 @@ def _pdf(html: str) -> bytes:
     return bytes(HTML(string=html).write_pdf())
 
 
-def invoice_pdf(document: InvoiceOut) -> bytes:
+def invoice_pdf(document: InvoiceView) -> bytes:
     """The same HTML the browser gets, printed by WeasyPrint."""
     return _pdf(invoice_html(document))
 
 
-def credit_memo_pdf(document: CreditMemoOut) -> bytes:
+def credit_memo_pdf(document: CreditMemoView) -> bytes:
     return _pdf(credit_memo_html(document))
 
 
-def invoice_csv(document: InvoiceOut) -> str:
+def invoice_csv(document: InvoiceView) -> str:
     """One row per site line and per feature line: the charges column sums to the total."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
