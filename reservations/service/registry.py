@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,20 +53,19 @@ class SiteData:
     contacts: Sequence[dict[str, Any]] = field(default_factory=tuple)
 
 
+def _empty(value: str | None) -> bool:
+    return value is None
+
+
 class ContactView(BaseModel):
     """A person to call about a customer or site; stored without its empty fields, and shown
     without them too."""
 
     name: str
-    phone: str | None = None
-    pager: str | None = None
-    mobile: str | None = None
-    email: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_empty_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, str]:
-        shown: dict[str, str | None] = handler(self)
-        return {key: value for key, value in shown.items() if value is not None}
+    phone: str | None = Field(None, exclude_if=_empty)
+    pager: str | None = Field(None, exclude_if=_empty)
+    mobile: str | None = Field(None, exclude_if=_empty)
+    email: str | None = Field(None, exclude_if=_empty)
 
 
 class SiteView(FromRow):
