@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from billing.service import credits, drafting, invoices, views
+from billing.service import credits, drafting, invoices
+from billing.service.documents import CreditMemoView, InvoiceSummaryView, InvoiceView
 from billing.service.periods import next_period, parse_period, period_of, previous_period
 from billing.service.roles import is_runner, require_reader
 from bridgedesk.auth import CurrentActor, current_actor
@@ -47,8 +48,8 @@ async def billing_home(
             "period": period,
             "previous": previous_period(period),
             "following": next_period(period),
-            "invoices": [views.summary_view(i) for i in found],
-            "memos": [views.memo_view(m, i) for m, i in memos],
+            "invoices": [InvoiceSummaryView.from_model(i) for i in found],
+            "memos": [CreditMemoView.from_model(m, i) for m, i in memos],
         },
         actor=actor,
     )
@@ -70,9 +71,9 @@ async def invoice_page(request: Request, invoice_id: int, db: Db, actor: Current
         request,
         "billing/invoice_page.html",
         {
-            "invoice": views.invoice_view(invoice),
+            "invoice": InvoiceView.from_model(invoice),
             "runner": is_runner(actor),
-            "memos": [views.memo_view(m, invoice) for m in memos],
+            "memos": [CreditMemoView.from_model(m, invoice) for m in memos],
             "left": credits.left_by_conference(invoice, memos),
         },
         actor=actor,

@@ -4,11 +4,12 @@ Amounts travel as decimal strings ("0.25"), never as JSON numbers, so no float t
 """
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
-from pydantic import Field
+from pydantic import BaseModel, Field
 
+from billing.service.documents import CreditMemoView, InvoiceSummaryView
 from bridgedesk.schemas import MULTI_LINE, FromRow, Id, Strict
 
 Amount = Annotated[str, Field(min_length=1, max_length=30, examples=["0.25"])]
@@ -43,14 +44,31 @@ class RatePlanIn(Strict):
     features: Annotated[list[FeatureIn], Field(max_length=50)] = Field(default_factory=list)
 
 
+class TierOut(BaseModel):
+    up_to_kbps: int | None
+    per_minute: str
+
+
+class ZoneOut(BaseModel):
+    multiplier: str
+    surcharge_per_minute: str
+
+
+class FeatureOut(BaseModel):
+    code: str
+    name: str
+    per: str
+    price: str
+
+
 class RatePlanOut(FromRow):
     id: int
     customer_id: int
     currency: str
     effective_from: date
-    speed_tiers: list[dict[str, Any]]
-    zones: dict[str, dict[str, str]]
-    features: list[dict[str, Any]]
+    speed_tiers: list[TierOut]
+    zones: dict[str, ZoneOut]
+    features: list[FeatureOut]
     created_by: str
 
 
@@ -72,3 +90,13 @@ class CreditMemoIn(Strict):
     conference_number: Annotated[str, Field(min_length=1, max_length=20)]
     amount: Amount
     reason: Annotated[str, Field(min_length=1, max_length=2000), MULTI_LINE]
+
+
+class InvoiceList(BaseModel):
+    items: list[InvoiceSummaryView]
+    total: int
+
+
+class CreditMemoList(BaseModel):
+    items: list[CreditMemoView]
+    total: int

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from bridge.schemas import (
-    CallRecordOut,
     CallRecordsIn,
     CallRecordsOut,
     CauseIn,
@@ -13,10 +12,8 @@ from bridge.schemas import (
     ConferenceLegsOut,
     IncidentId,
     LaunchOut,
-    LegOut,
     ProbeId,
     ProbeIn,
-    ProbeOut,
     ProcedureAttemptIn,
     ProcedureOut,
     StepPosition,
@@ -37,7 +34,7 @@ CauseJudge = Annotated[Actor, require_role(Role.ADMIN, Role.OPERATOR)]
 
 
 @router.post("/probes", status_code=201)
-async def queue_probe(body: ProbeIn, db: Db, actor: ProbeRunner) -> ProbeOut:
+async def queue_probe(body: ProbeIn, db: Db, actor: ProbeRunner) -> probes.ProbeView:
     """Queue a call-setup probe; a SIP worker runs it. Poll GET /probes/{id} for the result."""
     view = await probes.request_probe(
         db,
@@ -47,21 +44,21 @@ async def queue_probe(body: ProbeIn, db: Db, actor: ProbeRunner) -> ProbeOut:
         purpose="api",
         answer_timeout_seconds=body.answer_timeout_seconds,
     )
-    return ProbeOut.from_model(view)
+    return view
 
 
 @router.get("/probes/{probe_id}")
-async def read_probe(probe_id: ProbeId, db: Db, actor: ProbeRunner) -> ProbeOut:
-    return ProbeOut.from_model(await probes.get_probe(db, probe_id))
+async def read_probe(probe_id: ProbeId, db: Db, actor: ProbeRunner) -> probes.ProbeView:
+    return await probes.get_probe(db, probe_id)
 
 
 @router.post("/probes/{probe_id}/cause")
 async def reclassify_probe_cause(
     probe_id: ProbeId, body: CauseIn, db: Db, actor: CauseJudge
-) -> ProbeOut:
+) -> probes.ProbeView:
     """An operator's judgement of the cause; the measured result itself never changes."""
     view = await probes.reclassify_cause(db, probe_id, body.cause, note=body.note, by=actor)
-    return ProbeOut.from_model(view)
+    return view
 
 
 # Legs and call detail records.
@@ -83,7 +80,7 @@ async def conference_legs(
         conference_number=found.conference.number,
         status=found.conference.status,
         launch=LaunchOut.from_model(found.launch) if found.launch else None,
-        legs=[LegOut.from_model(leg) for leg in found.legs],
+        legs=list(found.legs),
     )
 
 
@@ -114,7 +111,7 @@ async def list_call_records(
         limit=limit,
         offset=offset,
     )
-    return CallRecordsOut(items=[CallRecordOut.from_model(r) for r in records])
+    return CallRecordsOut(items=list(records))
 
 
 # The problem-call procedure of an incident that outlived its recovery window.

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from bridge.service.cdrs import CallRecord
+from bridge.service.legs import LegView
 from bridge.service.probes import (
     MAX_ANSWER_TIMEOUT_SECONDS,
     MAX_HOLD_SECONDS,
@@ -41,37 +43,6 @@ class ProbeIn(Strict):
     )
 
 
-class ProbeResultOut(FromRow):
-    final_status: int | None
-    provisional_ms: float | None
-    answer_ms: float | None
-    codec: str | None
-    media_seconds: float
-    rtp_packets_received: int
-    call_id: str | None
-    cause: str
-    measured_cause: str
-    started_at: datetime
-    finished_at: datetime
-    passed: bool
-    detail: str
-    reclassified_at: datetime | None
-    reclassified_by: int | None
-    reclassification_note: str | None
-
-
-class ProbeOut(FromRow):
-    id: int
-    sip_uri: str
-    method: str
-    hold_seconds: float
-    purpose: str
-    status: str
-    queued_at: datetime
-    attempts: int
-    result: ProbeResultOut | None
-
-
 class CauseIn(Strict):
     cause: Cause
     note: Annotated[str, Field(max_length=MAX_NOTE_LENGTH), MULTI_LINE] = ""
@@ -80,46 +51,6 @@ class CauseIn(Strict):
 # Legs and call detail records.
 
 ConferenceId = Id
-
-
-class TimelineEntryOut(FromRow):
-    at: datetime
-    kind: str
-    detail: str
-    recipient: str | None
-
-
-class IncidentOut(FromRow):
-    id: int
-    kind: str
-    cause: str
-    began_at: datetime
-    recovery_deadline: datetime
-    restored_at: datetime | None
-    audio_fallback_at: datetime | None
-    closed_at: datetime | None
-    timeline: list[TimelineEntryOut]
-
-
-class LegOut(FromRow):
-    id: int
-    site_id: int
-    site_name: str
-    kind: str
-    parent_leg_id: int | None
-    origin: str
-    sip_uri: str
-    speed_kbps: int
-    state: str
-    connected_at: datetime | None
-    first_connected_at: datetime | None
-    state_changed_at: datetime
-    next_dial_at: datetime | None
-    redials: int
-    ended_at: datetime | None
-    recovery_deadline: datetime | None
-    incident: IncidentOut | None
-    incidents: list[IncidentOut]
 
 
 class LaunchOut(FromRow):
@@ -136,25 +67,11 @@ class ConferenceLegsOut(BaseModel):
     conference_number: str
     status: str
     launch: LaunchOut | None
-    legs: list[LegOut]
-
-
-class CallRecordOut(FromRow):
-    id: int
-    conference_id: int
-    conference_number: str
-    customer_id: int
-    site_id: int
-    bridge_id: int | None
-    connected_at: datetime
-    disconnected_at: datetime
-    speed_kbps: int
-    disconnect_cause: str | None
-    source: str
+    legs: list[LegView]
 
 
 class CallRecordsOut(BaseModel):
-    items: list[CallRecordOut]
+    items: list[CallRecord]
 
 
 class CallRecordsIn(BaseModel):

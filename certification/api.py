@@ -17,13 +17,13 @@ from certification.schemas import (
     HistoryOut,
     ImportedOut,
     QueueOut,
-    SiteOut,
     SitePatch,
     StatsOut,
     TestOut,
     UpgradeIn,
 )
 from certification.service import calls, records, reports, sites
+from reservations.service import registry
 
 router = APIRouter(prefix="/api/v1", tags=["certification"])
 
@@ -50,13 +50,15 @@ async def get_history(site_id: int, db: Db, actor: CurrentActor) -> HistoryList:
 
 
 @router.patch("/sites/{site_id}")
-async def update_site(site_id: int, body: SitePatch, db: Db, actor: CurrentActor) -> SiteOut:
+async def update_site(
+    site_id: int, body: SitePatch, db: Db, actor: CurrentActor
+) -> registry.SiteView:
     """Complete or correct a site; completing its information starts its deadlines."""
     try:
         changes = body.changes()
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    return SiteOut.from_model(await sites.update_site(db, site_id, changes, by=actor))
+    return registry.SiteView.from_model(await sites.update_site(db, site_id, changes, by=actor))
 
 
 @router.post("/sites/{site_id}/certification/tests", status_code=202)

@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from bridgedesk.auth import CurrentActor, current_actor
 from bridgedesk.clock import utcnow
@@ -112,9 +113,10 @@ async def import_upload(request: Request, db: Db, actor: CurrentActor) -> Respon
     )
     if not 1 <= customer_id <= MAX_KEY:
         return await _import_form(request, db, actor, 422, refusal="Choose a customer.")
-    if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
+    # A form's file is Starlette's UploadFile (FastAPI's is a subclass of it).
+    if not isinstance(upload, UploadFile):
         return await _import_form(request, db, actor, 422, refusal="Choose a CSV file.")
-    content = await upload.read(sites.MAX_IMPORT_BYTES + 1)  # type: ignore[union-attr]
+    content = await upload.read(sites.MAX_IMPORT_BYTES + 1)
     try:
         async with db.begin_nested():
             created = await sites.import_sites(db, customer_id, content, by=actor)

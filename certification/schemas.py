@@ -209,17 +209,3 @@ class StatsOut(BaseModel):
     on_time: int
     late: int
     share_on_time: float | None
-
-
-class SiteOut(FromRow):
-    id: int
-    customer_id: int
-    name: str
-    kind: str
-    timezone: str
-    sip_uri: str
-    audio_uri: str | None
-    max_speed_kbps: int
-    billing_zone: str
-    contacts: list[dict[str, Any]]
-    certification_state: str

@@ -1,7 +1,7 @@
 """The monitoring package's JSON API under /api/v1: thin handlers over its service."""
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Query
@@ -13,7 +13,7 @@ from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.schemas import Id
 from monitoring.desk_schemas import AwaitPatchIn, ChargeOut, ConsentIn, WorkIn
-from monitoring.models import MaintenanceWindow
+from monitoring.models import MaintenanceWindow, Ticket
 from monitoring.schemas import (
     BreachOut,
     CallStatsOut,
@@ -150,12 +150,13 @@ async def call_stats(
     if chosen is None:
         raise InvalidInput("customer_id is required.")
     found = await callstats.customer_month(db, chosen, month, by=actor)
-    figures: dict[str, Any] = asdict(found.stats)
-    return CallStatsOut(
-        customer_id=found.customer_id,
-        month=found.month,
-        timezone=found.timezone,
-        **figures,
+    return CallStatsOut.model_validate(
+        {
+            "customer_id": found.customer_id,
+            "month": found.month,
+            "timezone": found.timezone,
+            **asdict(found.stats),
+        }
     )
 
 
@@ -179,7 +180,7 @@ async def list_tickets(
     return TicketsOut(items=[TicketOut.from_model(t) for t in found])
 
 
-async def _detail(db: AsyncSession, ticket: Any) -> TicketDetailOut:
+async def _detail(db: AsyncSession, ticket: Ticket) -> TicketDetailOut:
     out = TicketDetailOut.from_model(ticket)
     out.timeline = [TicketEventOut.from_model(e) for e in await tickets.timeline(db, ticket)]
     out.breaches = [BreachOut.from_model(b) for b in await tickets.breaches_of(db, ticket)]

@@ -3,7 +3,7 @@ statistics, tickets and SLA policies (the help desk's own, in desk_schemas)."""
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -203,7 +203,7 @@ class TicketEventOut(FromRow):
     kind: str
     by: str
     note: str | None
-    data: dict[str, Any]
+    data: dict[str, str]  # what the event changed, e.g. {"tier": "...", "previous": "..."}
 
 
 class BreachOut(FromRow):

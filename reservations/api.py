@@ -11,9 +11,9 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor, Role
-from bridgedesk.schemas import Offset
+from bridgedesk.schemas import Id, Instant, Offset
 from bridgedesk.text import content_disposition
-from reservations.models import ConferenceStatus
+from reservations.models import Conference, ConferenceStatus
 from reservations.schemas import (
     AdhocIn,
     AdhocOut,
@@ -30,15 +30,12 @@ from reservations.schemas import (
     CustomerOut,
     ExtendedOut,
     ExtendIn,
-    Id,
-    Instant,
     MoveIn,
     OccurrenceOut,
     SeriesConferenceOut,
     SeriesOut,
     SiteBusyOut,
     SiteIn,
-    SiteOut,
     SiteRequestIn,
     SkippedOut,
     UnavailableSiteOut,
@@ -65,11 +62,11 @@ ProviderStaff = Annotated[
 MAX_AVAILABILITY_SPAN = timedelta(days=62)
 
 
-def _out(conference: object) -> ConferenceOut:
-    return ConferenceOut.from_model(conference, now=utcnow())  # type: ignore[arg-type]
+def _out(conference: Conference) -> ConferenceOut:
+    return ConferenceOut.from_model(conference, now=utcnow())
 
 
-async def _outs(db: Db, conferences: Sequence[object]) -> list[ConferenceOut]:
+async def _outs(db: Db, conferences: Sequence[Conference]) -> list[ConferenceOut]:
     """Answers carrying a warning for each site not (or no longer) certified (SPEC §4)."""
     outs = [_out(c) for c in conferences]
     warned = await registry.certification_warnings_by_site(
@@ -80,7 +77,7 @@ async def _outs(db: Db, conferences: Sequence[object]) -> list[ConferenceOut]:
     return outs
 
 
-async def _warned(db: Db, conference: object) -> ConferenceOut:
+async def _warned(db: Db, conference: Conference) -> ConferenceOut:
     return (await _outs(db, [conference]))[0]
 
 
@@ -100,19 +97,21 @@ async def get_customer(customer_id: Id, db: Db, actor: CurrentActor) -> Customer
 
 
 @router.post("/sites", status_code=201)
-async def create_site(body: SiteIn, db: Db, actor: CurrentActor) -> SiteOut:
-    return SiteOut.from_model(await registry.create_site(db, body.to_data(), by=actor))
+async def create_site(body: SiteIn, db: Db, actor: CurrentActor) -> registry.SiteView:
+    return registry.SiteView.from_model(await registry.create_site(db, body.to_data(), by=actor))
 
 
 @router.get("/sites")
-async def list_sites(db: Db, actor: CurrentActor, customer_id: Id | None = None) -> list[SiteOut]:
+async def list_sites(
+    db: Db, actor: CurrentActor, customer_id: Id | None = None
+) -> list[registry.SiteView]:
     sites = await registry.list_sites(db, by=actor, customer_id=customer_id)
-    return [SiteOut.from_model(s) for s in sites]
+    return [registry.SiteView.from_model(s) for s in sites]
 
 
 @router.get("/sites/{site_id}")
-async def get_site(site_id: Id, db: Db, actor: CurrentActor) -> SiteOut:
-    return SiteOut.from_model(await registry.get_site(db, site_id, by=actor))
+async def get_site(site_id: Id, db: Db, actor: CurrentActor) -> registry.SiteView:
+    return registry.SiteView.from_model(await registry.get_site(db, site_id, by=actor))
 
 
 @router.post("/bridges", status_code=201)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 from zoneinfo import available_timezones
 
 from pydantic import (
@@ -25,7 +25,7 @@ from reservations.service.booking import (
 )
 from reservations.service.confirmation import is_overdue
 from reservations.service.live import OverrunConflict
-from reservations.service.registry import BridgeData, CustomerData, SiteData
+from reservations.service.registry import BridgeData, ContactView, CustomerData, SiteData
 from reservations.service.rescheduling import Scope
 
 # Files in the zone database that are not zones: the host's own setting and rule templates.
@@ -98,7 +98,7 @@ class CustomerOut(FromRow):
     name: str
     timezone: str
     billing_emails: list[str]
-    primary_contact: dict[str, Any] | None
+    primary_contact: ContactView | None
 
 
 class SiteIn(Strict):
@@ -124,20 +124,6 @@ class SiteIn(Strict):
             billing_zone=self.billing_zone,
             contacts=[c.model_dump(exclude_none=True) for c in self.contacts],
         )
-
-
-class SiteOut(FromRow):
-    id: int
-    customer_id: int
-    name: str
-    kind: str
-    timezone: str
-    sip_uri: str
-    audio_uri: str | None
-    max_speed_kbps: int
-    billing_zone: str
-    contacts: list[dict[str, Any]]
-    certification_state: str
 
 
 class BridgeIn(Strict):
@@ -314,11 +300,21 @@ class OccurrenceOut(BaseModel):
         )
 
 
+class ConflictOut(BaseModel):
+    """A booking in the way, as a 409's `conflicts` gives it (`SiteConflict.as_dict`)."""
+
+    site_id: int
+    site_name: str
+    conference_number: str
+    start: str
+    end: str
+
+
 class SkippedOut(BaseModel):
     index: int
     start: datetime
     end: datetime
-    conflicts: list[dict[str, Any]]
+    conflicts: list[ConflictOut]
 
 
 class SeriesConferenceOut(ConferenceOut):

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import CreditMemo, Invoice, PendingDelivery
 from billing.service import renditions
-from billing.service.views import invoice_view, memo_view
+from billing.service.documents import CreditMemoView, InvoiceView
 from bridgedesk import outbox
 from bridgedesk.clock import utcnow
 
@@ -45,7 +45,7 @@ async def _invoice_email(session: AsyncSession, invoice_id: int) -> None:
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None or invoice.number is None:
         return
-    document = invoice_view(invoice)
+    document = InvoiceView.from_model(invoice)
     pdf = await asyncio.to_thread(renditions.invoice_pdf, document)
     attachments = [outbox.Attachment(f"{invoice.number}.pdf", "application/pdf", pdf)]
     for companion in _companions:
@@ -61,7 +61,7 @@ async def _invoice_email(session: AsyncSession, invoice_id: int) -> None:
     await outbox.enqueue_email(
         session,
         topic="invoice_issued",
-        to=document["bill_to"],
+        to=document.bill_to,
         template="billing/email/invoice_issued.txt",
         context={"invoice": document, "companions": [a.filename for a in attachments[1:]]},
         attachments=attachments,
@@ -74,12 +74,12 @@ async def _credit_memo_email(session: AsyncSession, memo_id: int) -> None:
     invoice = await session.get(Invoice, memo.invoice_id) if memo else None
     if memo is None or invoice is None:
         return
-    document = memo_view(memo, invoice)
+    document = CreditMemoView.from_model(memo, invoice)
     pdf = await asyncio.to_thread(renditions.credit_memo_pdf, document)
     await outbox.enqueue_email(
         session,
         topic="credit_memo_issued",
-        to=document["bill_to"],
+        to=document.bill_to,
         template="billing/email/credit_memo_issued.txt",
         context={"memo": document},
         attachments=[outbox.Attachment(f"{memo.number}.pdf", "application/pdf", pdf)],

@@ -2,8 +2,7 @@
 and the CSV of line items whose charges re-add to the invoice total (text cells that would
 run as a formula are neutralized by `bridgedesk.csvfile`; amounts are left as numbers)."""
 
-from typing import Any
-
+from billing.service.documents import CreditMemoView, InvoiceView
 from bridgedesk.csvfile import csv_text
 from bridgedesk.templating import environment
 
@@ -31,11 +30,11 @@ CSV_COLUMNS = (
 )
 
 
-def invoice_html(document: dict[str, Any]) -> str:
+def invoice_html(document: InvoiceView) -> str:
     return environment.get_template(INVOICE_TEMPLATE).render(invoice=document)
 
 
-def credit_memo_html(document: dict[str, Any]) -> str:
+def credit_memo_html(document: CreditMemoView) -> str:
     return environment.get_template(CREDIT_MEMO_TEMPLATE).render(memo=document)
 
 
@@ -45,45 +44,45 @@ def _pdf(html: str) -> bytes:
     return bytes(HTML(string=html).write_pdf())
 
 
-def invoice_pdf(document: dict[str, Any]) -> bytes:
+def invoice_pdf(document: InvoiceView) -> bytes:
     """The same HTML the browser gets, printed by WeasyPrint."""
     return _pdf(invoice_html(document))
 
 
-def credit_memo_pdf(document: dict[str, Any]) -> bytes:
+def credit_memo_pdf(document: CreditMemoView) -> bytes:
     return _pdf(credit_memo_html(document))
 
 
-def invoice_csv(document: dict[str, Any]) -> str:
+def invoice_csv(document: InvoiceView) -> str:
     """One row per site line, per feature line and per extra charge (e.g. best-effort
     support): the charges column sums to the total."""
     rows: list[list[object]] = [list(CSV_COLUMNS)]
-    head = [document.get("number") or "DRAFT", document["period"], document["currency"]]
-    for conference in document["conferences"]:
+    head = [document.number or "DRAFT", document.period, document.currency]
+    for conference in document.conferences:
         about = [
-            conference["conference_number"],
-            conference["start"],
-            conference["project_code"] or "",
-            conference["leader_name"],
-            conference["requester_name"],
+            conference.conference_number,
+            conference.start,
+            conference.project_code or "",
+            conference.leader_name,
+            conference.requester_name,
         ]
-        for site in conference["sites"]:
+        for site in conference.sites:
             rows.append(
                 [
                     *head,
                     *about,
                     "site",
-                    site["site_id"],
-                    site["site_name"],
-                    site["billing_zone"],
-                    site["speed_kbps"],
+                    site.site_id,
+                    site.site_name,
+                    site.billing_zone,
+                    site.speed_kbps,
                     "",
                     "",
-                    site["minutes"],
-                    site["charges"],
+                    site.minutes,
+                    site.charges,
                 ]
             )
-        for feature in conference["features"]:
+        for feature in conference.features:
             rows.append(
                 [
                     *head,
@@ -93,18 +92,18 @@ def invoice_csv(document: dict[str, Any]) -> str:
                     "",
                     "",
                     "",
-                    feature["code"],
-                    feature["quantity"],
+                    feature.code,
+                    feature.quantity,
                     "",
-                    feature["charges"],
+                    feature.charges,
                 ]
             )
-    for extra in document.get("extra_charges", []):
+    for extra in document.extra_charges:
         rows.append(
             [
                 *head,
-                extra["reference"],
-                extra["date"],
+                extra.reference,
+                extra.date,
                 "",
                 "",
                 "",
@@ -113,10 +112,10 @@ def invoice_csv(document: dict[str, Any]) -> str:
                 "",
                 "",
                 "",
-                extra["kind"],
+                extra.kind,
                 1,
-                extra["minutes"],
-                extra["amount"],
+                extra.minutes,
+                extra.amount,
             ]
         )
     return csv_text(rows)

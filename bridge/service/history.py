@@ -31,7 +31,8 @@ LEG_DROPS = 0.06
 
 
 def failure_cause(rng: random.Random) -> str:
-    causes, weights = zip(*FAILURE_CAUSE_SHARES, strict=True)
+    causes = [cause for cause, _ in FAILURE_CAUSE_SHARES]
+    weights = [weight for _, weight in FAILURE_CAUSE_SHARES]
     return rng.choices(causes, weights)[0]
 
 

@@ -61,7 +61,7 @@ class RecoveryPolicy:
         """At once after a drop, then doubling from the initial wait up to the cap."""
         if dials_since_connected <= 0:
             return timedelta(0)
-        return min(self.backoff_cap, self.backoff_initial * 2 ** (dials_since_connected - 1))
+        return min(self.backoff_cap, self.backoff_initial * (1 << (dials_since_connected - 1)))
 
 
 async def busy_elsewhere(session: AsyncSession, leg: Leg) -> bool:

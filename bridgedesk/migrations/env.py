@@ -1,6 +1,7 @@
 """Alembic environment: one metadata for every package, batch mode on SQLite."""
 
 from alembic import context
+from sqlalchemy import Connection
 
 from bridgedesk.app.model_registry import import_all_models
 from bridgedesk.db import Base, sync_engine_for
@@ -21,11 +22,11 @@ def run_migrations() -> None:
         _run(connection)
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
+        render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
     with context.begin_transaction():

@@ -71,7 +71,9 @@ async def record_work(
     if not 1 <= minutes <= MAX_WORK_MINUTES:
         raise InvalidInput(f"minutes must be between 1 and {MAX_WORK_MINUTES}.")
     ticket.work_minutes += minutes
-    add_event(session, ticket, "work", by.name, note, minutes=minutes, total=ticket.work_minutes)
+    add_event(
+        session, ticket, "work", by.name, note, minutes=str(minutes), total=str(ticket.work_minutes)
+    )
     if ticket.best_effort:
         _settle(session, ticket, await charge_of(session, ticket.id), utcnow())
     await session.flush()

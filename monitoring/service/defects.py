@@ -100,7 +100,7 @@ async def await_patch(
     ticket.defect_id = defect.id
     ticket.resolve_by = None
     ticket.next_update_by = None
-    add_event(session, ticket, "awaiting_patch", by.name, note, defect_id=defect.id)
+    add_event(session, ticket, "awaiting_patch", by.name, note, defect_id=str(defect.id))
     await session.flush()
     return ticket
 
@@ -126,6 +126,8 @@ async def release_fix(session: AsyncSession, defect_id: int, *, release: str, by
         ticket.next_update_by = None
         # Its resolution target was "the next patch": this release meets it.
         ticket.resolve_by = now
-        add_event(session, ticket, "resolved", by.name, f"Fixed in {release}", defect_id=defect.id)
+        add_event(
+            session, ticket, "resolved", by.name, f"Fixed in {release}", defect_id=str(defect.id)
+        )
     await session.flush()
     return defect

@@ -5,7 +5,6 @@ support contracts), the SLA clocks of the contract's or customer's policy, and t
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -74,7 +73,7 @@ def pauses_of(ticket: Ticket) -> list[Interval]:
 
 
 def add_event(
-    session: AsyncSession, ticket: Ticket, what: str, by: str, note: str | None, **data: Any
+    session: AsyncSession, ticket: Ticket, what: str, by: str, note: str | None, **data: str
 ) -> None:
     session.add(
         TicketEvent(ticket_id=ticket.id, at=utcnow(), kind=what, by=by, note=note, data=data)
@@ -163,8 +162,8 @@ async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> T
     await session.flush()
     add_event(session, ticket, "opened", by.name, data.summary, severity=data.severity)
     if related is not None:
-        add_event(session, ticket, "related", by.name, None, ticket_id=related.id)
-        add_event(session, related, "related", by.name, None, ticket_id=ticket.id)
+        add_event(session, ticket, "related", by.name, None, ticket_id=str(related.id))
+        add_event(session, related, "related", by.name, None, ticket_id=str(ticket.id))
     if ticket.severity == "SL4":
         await page_sl4_ticket(session, ticket)
     if not by.is_provider:

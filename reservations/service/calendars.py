@@ -149,7 +149,8 @@ def build_calendar(
         for component in _series_events(rule, members, rule_context):
             calendar.add_component(component)
     calendar.add_missing_timezones()
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()  # icalendar annotates it loosely (Any)
+    return ical
 
 
 def _series_events(rule: SeriesRule, members: list[Conference], context: _Context) -> list[Event]:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY, add_unique
 from bridgedesk.errors import Conflict, Forbidden, NotFound
 from bridgedesk.identity import Actor, Role
+from bridgedesk.schemas import FromRow
 from bridgedesk.settings import get_settings
 from bridgedesk.sip_uri import DialPolicy
 from reservations.models import Bridge, Customer, Site, SiteKind
@@ -49,6 +51,37 @@ class SiteData:
     billing_zone: str
     audio_uri: str | None = None
     contacts: Sequence[dict[str, Any]] = field(default_factory=tuple)
+
+
+def _empty(value: str | None) -> bool:
+    return value is None
+
+
+class ContactView(BaseModel):
+    """A person to call about a customer or site; stored without its empty fields, and shown
+    without them too."""
+
+    name: str
+    phone: str | None = Field(None, exclude_if=_empty)
+    pager: str | None = Field(None, exclude_if=_empty)
+    mobile: str | None = Field(None, exclude_if=_empty)
+    email: str | None = Field(None, exclude_if=_empty)
+
+
+class SiteView(FromRow):
+    """A site as every API shows it (the registry's and certification's edits alike)."""
+
+    id: int
+    customer_id: int
+    name: str
+    kind: str
+    timezone: str
+    sip_uri: str
+    audio_uri: str | None
+    max_speed_kbps: int
+    billing_zone: str
+    contacts: list[ContactView]
+    certification_state: str
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ def _document(world: World, number: str, total: str) -> dict[str, Any]:
                 "conference_number": number,
                 "title": "Access check",
                 "start": "2026-10-05T10:00:00+14:00",
+                "scheduled_end": "2026-10-05T11:00:00+14:00",
+                "duration_minutes": 10,
                 "total_minutes": 10,
                 "total_charges": total,
                 "project_code": None,
@@ -63,6 +65,7 @@ def _document(world: World, number: str, total: str) -> dict[str, Any]:
         if number
         else [],
         "credit_memos": [],
+        "drafted_at": "2026-11-01T00:00:00+00:00",
     }
 
 

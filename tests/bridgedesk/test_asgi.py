@@ -76,3 +76,50 @@ async def test_a_valid_body_with_nul_in_its_text_is_refused(db, world, client_as
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["detail"]
     assert await snapshot(db) == before
+
+
+# Keys of a JSON schema node that say nothing about its type.
+_ANNOTATIONS = {"title", "description", "default", "examples", "deprecated", "readOnly"}
+
+
+def _untyped_parts(node: object, where: str, components: dict, seen: set[str]) -> set[str]:
+    """Where a published answer's schema is `Any` ({}), or an object of unnamed anything
+    (`dict[str, Any]`)."""
+    if not isinstance(node, dict):
+        return set()
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return set()
+        seen.add(name)
+        return _untyped_parts(components[name], name, components, seen)
+    found = set()
+    if not set(node) - _ANNOTATIONS:
+        found.add(where)
+    open_object = node.get("type") == "object" and "properties" not in node
+    if open_object and node.get("additionalProperties", True) in (True, {}):
+        found.add(where)
+    for key in ("items", "additionalProperties"):
+        found |= _untyped_parts(node.get(key), f"{where}[{key}]", components, seen)
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for part in node.get(key, []):
+            found |= _untyped_parts(part, where, components, seen)
+    for name, part in node.get("properties", {}).items():
+        found |= _untyped_parts(part, f"{where}.{name}", components, seen)
+    return found
+
+
+def test_every_json_answer_is_typed():
+    """No API answer is `dict[str, Any]` or `Any`: each JSON success answer's published schema
+    names every field down to its leaves (typed maps such as `dict[str, str]` allowed)."""
+    schema = create_app(migrate_on_start=False).openapi()
+    components = schema["components"]["schemas"]
+    untyped = set()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation.get("responses", {}).items():
+                json_answer = answer.get("content", {}).get("application/json")
+                if status.startswith("2") and json_answer is not None:
+                    where = f"{method.upper()} {path}"
+                    untyped |= _untyped_parts(json_answer["schema"], where, components, set())
+    assert sorted(untyped) == []

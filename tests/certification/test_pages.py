@@ -122,6 +122,17 @@ async def test_the_import_form_lists_bad_rows_and_imports_nothing(
     assert await db.scalar(count) == 5
 
 
+async def test_the_import_form_without_a_file_asks_for_one(make_customer, make_user, sign_in):
+    customer = await make_customer()
+    browser = await sign_in(await make_user(Role.OPERATOR))
+    form = await browser.get("/certification/import")
+    sent = await browser.post(
+        "/certification/import",
+        data={"csrf_token": csrf_of(form), "customer_id": str(customer.id), "file": "rows"},
+    )
+    assert sent.status_code == 422 and "Choose a CSV file." in sent.text
+
+
 async def _site(db, customer_id: int) -> Site:
     site = Site(
         customer_id=customer_id,
