@@ -18,7 +18,8 @@ from bridge import api as bridge_api
 from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
 from bridgedesk import pages as shell_pages
-from bridgedesk.app import figures
+from bridgedesk import user_pages
+from bridgedesk.app import docs, figures
 from bridgedesk.db import database
 from bridgedesk.errors import DomainError, NotAuthenticated
 from bridgedesk.identity import Actor
@@ -29,10 +30,13 @@ from certification import api as certification_api
 from certification import pages as certification_pages
 from monitoring import api as monitoring_api
 from monitoring.pages import dashboard as monitoring_pages
+from monitoring.pages import maintenance as maintenance_pages
 from reservations import api as reservations_api
 from reservations.pages import booking as booking_pages
+from reservations.pages import calendars as calendar_pages
 from reservations.pages import live as live_pages
 from reservations.pages import operators as operator_pages
+from reservations.pages import sites as site_pages
 from reservations.pages import views as view_pages
 
 log = logging.getLogger(__name__)
@@ -106,6 +110,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         version="0.1.0",
         description="Video-conference bridge and reservation service.",
         lifespan=_lifespan if migrate_on_start else None,
+        # Swagger UI and ReDoc load from a CDN; app/docs.py draws the same pages locally.
+        docs_url=None,
+        redoc_url=None,
     )
     figures.install()
     app.add_exception_handler(DomainError, _domain_error)
@@ -115,15 +122,20 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     for api in (reservations_api, certification_api, bridge_api, monitoring_api, billing_api):
         app.include_router(api.router)
     app.include_router(shell_pages.router)
+    app.include_router(docs.router)
     for pages in (
         booking_pages,
         live_pages,
         view_pages,
         operator_pages,
+        calendar_pages,
+        site_pages,
         certification_pages,
         bridge_pages,
         monitoring_pages,
+        maintenance_pages,
         billing_pages,
+        user_pages,
     ):
         app.include_router(pages.router)
     shell_pages.mount_static(app)
