@@ -136,9 +136,9 @@ def test_operator_schedules_a_window_seeing_the_notice_warning_and_records_an_ou
     expect(page.get_by_test_id("conferences-inside")).to_contain_text(number)
     form.get_by_role("button", name="Schedule and notify customers").click()
     expect(page.get_by_role("status")).to_contain_text("scheduled")
-    window_row = page.get_by_test_id("windows").locator("tbody tr")
+    window_row = page.get_by_test_id("windows").locator("tr", has_text="Bridge software upgrade")
     expect(window_row).to_have_count(1)
-    expect(window_row).to_contain_text("Bridge software upgrade")
+    expect(window_row).to_contain_text(_local(start - timedelta(minutes=30)).replace("T", " "))
 
     outage = page.locator("#record-outage")
     yesterday = datetime.now(UTC) - timedelta(days=1)
