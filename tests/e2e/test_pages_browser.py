@@ -192,6 +192,8 @@ def test_the_api_docs_load_nothing_from_another_host(
     for path, heading in (("/docs", "API documentation"), ("/redoc", "API reference")):
         answer = page.goto(path)
         assert answer is not None and answer.status == 200
+        page.wait_for_load_state("networkidle")
+        assert {host for host in hosts if host != own} == set(), f"{path} asked {hosts}"
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
         booking = page.locator("details.operation", has_text="/api/v1/conferences/adhoc")
         expect(booking.first).to_be_visible()
