@@ -84,9 +84,9 @@ def operations(document: dict[str, Any]) -> dict[str, list[Operation]]:
                 body=_body(spec),
             )
             for status, answer in spec.get("responses", {}).items():
-                content = answer.get("content", {})
-                schema = next(iter(content.values()), {}).get("schema") if content else None
-                shape = type_of(schema) if schema else ""
+                content: dict[str, dict[str, Any]] = answer.get("content", {})
+                first: dict[str, Any] = next(iter(content.values()), {})
+                shape = type_of(first["schema"]) if "schema" in first else ""
                 found.responses.append((str(status), str(answer.get("description", "")), shape))
             grouped.setdefault((spec.get("tags") or ["other"])[0], []).append(found)
     return grouped
