@@ -139,3 +139,21 @@ async def test_changing_ones_own_password_needs_the_current_one(db, make_user, s
     assert old.status_code == 401
     new = await anonymous.post("/login", data={"email": user.email, "password": "brand-new-pass"})
     assert new.status_code == 303
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r != Role.ADMIN], ids=str)
+async def test_user_management_forms_refuse_other_roles(db, make_user, sign_in, role):
+    target = await make_user(Role.OPERATOR)
+    browser = await sign_in(await make_user(role))
+    csrf = csrf_of(await browser.get("/account"))
+    posts = {
+        "/users": {"email": "x@example.com", "name": "X", "role": "admin", "password": "p" * 10},
+        f"/users/{target.id}/role": {"role": "finance"},
+        f"/users/{target.id}/password": {"password": "p" * 10},
+        f"/users/{target.id}/active": {"active": "no"},
+    }
+    for path, form in posts.items():
+        response = await browser.post(path, data={**form, "csrf_token": csrf})
+        assert response.status_code == 403, path
+    await db.refresh(target)
+    assert (target.active, target.role) == (True, "operator")
