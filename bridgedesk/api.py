@@ -145,12 +145,12 @@ async def list_users(db: Db, actor: CurrentActor) -> list[UserOut]:
 async def deactivate_user(user_id: Id, db: Db, actor: CurrentActor) -> UserOut:
     """Admins only: every token, feed key and page session of the user ends now, and
     sign-in refuses them until they are activated again."""
-    return UserOut.from_model(await users.set_active(db, user_id, False, by=actor))
+    return UserOut.from_model(await users.set_active(db, user_id, active=False, by=actor))
 
 
 @router.post("/api/v1/users/{user_id}/activate", tags=["users"])
 async def activate_user(user_id: Id, db: Db, actor: CurrentActor) -> UserOut:
-    return UserOut.from_model(await users.set_active(db, user_id, True, by=actor))
+    return UserOut.from_model(await users.set_active(db, user_id, active=True, by=actor))
 
 
 class WorkerHealth(BaseModel):

@@ -38,3 +38,13 @@ def month_bounds(period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime(year, month, 1, tzinfo=zone)
     end = datetime(following_year, following_month, 1, tzinfo=zone)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+# The last place on Earth where a calendar month ends: UTC-12 (IANA spells it with a "+").
+LAST_ZONE = ZoneInfo("Etc/GMT+12")
+
+
+def month_is_over(period: str, now: datetime) -> bool:
+    """True once `period` has ended in every time zone, so no customer's month is still open;
+    a month still running somewhere (or not begun) would be drafted from part of its calls."""
+    return now >= month_bounds(period, LAST_ZONE)[1]

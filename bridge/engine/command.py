@@ -15,6 +15,25 @@ if TYPE_CHECKING:
 # A worker normally takes a probe within its poll interval; past this, the command starts
 # a one-shot engine process of its own.
 PICKUP_SECONDS = 1.5
+# An unanswered INVITE takes up to the answer timeout (30 s by default): say so every second.
+PROGRESS_EVERY = 1.0
+
+
+class WaitProgress:
+    """One line per `every` seconds while the probe runs, so a silent far end does not look
+    like a hung command: how long it has waited, the probe's state, and the limit."""
+
+    def __init__(self, limit_seconds: float, *, every: float = PROGRESS_EVERY) -> None:
+        self.limit_seconds = limit_seconds
+        self.every = every
+        self._next = every
+
+    def line(self, waited: float, status: str) -> str | None:
+        """The line to print at `waited` seconds, or None if the last one is recent."""
+        if waited < self._next:
+            return None
+        self._next = (int(waited / self.every) + 1) * self.every
+        return f"  waiting {waited:4.0f} s (answer timeout {self.limit_seconds:.0f} s, {status})"
 
 
 def add_probe_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -45,6 +64,7 @@ def probe_command(args: argparse.Namespace) -> int:
     limit = time.monotonic() + timeout + args.hold + 20
     helper: subprocess.Popen[bytes] | None = None
     started = time.monotonic()
+    progress = WaitProgress(timeout + args.hold)
     try:
         while True:
             view = asyncio.run(_read(probe_id))
@@ -54,6 +74,9 @@ def probe_command(args: argparse.Namespace) -> int:
                 print("error: no result in time (is the database reachable?)", file=sys.stderr)
                 return 1
             waited = time.monotonic() - started
+            line = progress.line(waited, view.status)
+            if line is not None:
+                print(line, flush=True)
             if view.status == "queued" and waited > PICKUP_SECONDS and helper is None:
                 print("no SIP worker took it; running the engine here", flush=True)
                 helper = subprocess.Popen(

@@ -19,9 +19,9 @@ from billing import pages as billing_pages
 from bridge import api as bridge_api
 from bridge import pages as bridge_pages
 from bridgedesk import api as shell_api
-from bridgedesk import openapi
+from bridgedesk import openapi, user_pages
 from bridgedesk import pages as shell_pages
-from bridgedesk.app import figures
+from bridgedesk.app import docs, figures
 from bridgedesk.availability import (
     UNAVAILABLE,
     DatabaseGate,
@@ -43,10 +43,13 @@ from certification import pages as certification_pages
 from monitoring import api as monitoring_api
 from monitoring import desk_api
 from monitoring.pages import dashboard as monitoring_pages
+from monitoring.pages import maintenance as maintenance_pages
 from reservations import api as reservations_api
 from reservations.pages import booking as booking_pages
+from reservations.pages import calendars as calendar_pages
 from reservations.pages import live as live_pages
 from reservations.pages import operators as operator_pages
+from reservations.pages import sites as site_pages
 from reservations.pages import views as view_pages
 
 log = logging.getLogger(__name__)
@@ -155,6 +158,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         lifespan=_lifespan if migrate_on_start else None,
         # Every form field of every page is checked for control characters (bridgedesk.forms).
         dependencies=[Depends(refuse_control_characters)],
+        # Swagger UI and ReDoc load from a CDN; app/docs.py draws the same pages locally.
+        docs_url=None,
+        redoc_url=None,
     )
     install_redaction()
     figures.install()
@@ -178,23 +184,28 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
     ):
         app.include_router(api.router)
     app.include_router(shell_pages.router)
+    app.include_router(docs.router)
     for pages in (
         booking_pages,
         live_pages,
         view_pages,
         operator_pages,
+        calendar_pages,
+        site_pages,
         certification_pages,
         bridge_pages,
         monitoring_pages,
+        maintenance_pages,
         billing_pages,
+        user_pages,
     ):
         app.include_router(pages.router)
     shell_pages.mount_static(app)
     openapi.install(app)
     # Outermost last: the body limit runs first of all, before anything reads the body.
-    docs = frozenset(
+    docs_paths = frozenset(
         p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
     )
-    app.add_middleware(SecurityHeaders, exempt_paths=docs)
+    app.add_middleware(SecurityHeaders, exempt_paths=docs_paths)
     app.add_middleware(BodyLimit, bulk_routes=BULK_ROUTES)
     return app

@@ -2,8 +2,9 @@
 
 import argparse
 import asyncio
+import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bridgedesk.app import figures
 from bridgedesk.settings import get_settings
@@ -73,6 +74,34 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class PasswordRefused(Exception):
+    """The password could not be read, or the two entries differ."""
+
+
+MIN_PASSWORD = 8
+
+
+def read_password(
+    args: argparse.Namespace,
+    *,
+    prompt: Callable[[str], str] = getpass.getpass,
+    stdin: Callable[[], str] = sys.stdin.readline,
+) -> str:
+    """`--password` (scripts), `--password-stdin` (first line of stdin) or asked twice without
+    echo, so the password stays out of the shell history and the process list."""
+    if args.password is not None:
+        password = str(args.password)
+    elif args.password_stdin:
+        password = stdin().rstrip("\r\n")
+    else:
+        password = prompt("Password: ")
+        if prompt("Password (again): ") != password:
+            raise PasswordRefused("the two passwords differ")
+    if len(password) < MIN_PASSWORD:
+        raise PasswordRefused(f"the password needs at least {MIN_PASSWORD} characters")
+    return password
+
+
 def _user_add(args: argparse.Namespace) -> int:
     from bridgedesk.db import unit_of_work
     from bridgedesk.errors import DomainError
@@ -80,6 +109,11 @@ def _user_add(args: argparse.Namespace) -> int:
     from bridgedesk.migrate import upgrade
     from bridgedesk.users import NewUser, create_user
 
+    try:
+        password = read_password(args)
+    except (PasswordRefused, EOFError) as error:
+        print(f"error: {error or 'no password given'}", file=sys.stderr)
+        return 1
     upgrade(get_settings().database_url)
 
     async def add() -> str:
@@ -89,7 +123,7 @@ def _user_add(args: argparse.Namespace) -> int:
                 NewUser(
                     args.email,
                     args.name or args.email.split("@")[0],
-                    args.password,
+                    password,
                     Role(args.role),
                     args.customer,
                 ),
@@ -107,10 +141,24 @@ def _user_add(args: argparse.Namespace) -> int:
 
 def _invoices_run(args: argparse.Namespace) -> int:
     from billing.service import drafting
+    from billing.service.periods import month_is_over
+    from bridgedesk.clock import utcnow
     from bridgedesk.db import unit_of_work
     from bridgedesk.errors import DomainError
     from bridgedesk.migrate import upgrade
 
+    try:
+        unfinished = not month_is_over(args.month, utcnow())
+    except DomainError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 1
+    if unfinished and not args.force:
+        print(
+            f"error: {args.month} is not over in every time zone yet; its invoices would miss "
+            "the calls still to come. Run it after the month, or pass --force for a preview.",
+            file=sys.stderr,
+        )
+        return 1
     upgrade(get_settings().database_url)
     figures.install()
 
@@ -141,11 +189,31 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the web service (API and pages)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--log-level", default="info")
-    serve.add_argument("--no-access-log", dest="access_log", action="store_false")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="TCP port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="web server processes; the schema is upgraded once before they start "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn's log level (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="do not log one line per request",
+    )
     serve.set_defaults(run=_serve)
 
     worker = commands.add_parser("worker", help="run the scheduled jobs and the SIP engine")
@@ -170,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoice_run.add_argument("--month", required=True, help="YYYY-MM")
     invoice_run.add_argument("--customer", type=int, default=None, help="one customer's id")
+    invoice_run.add_argument(
+        "--force",
+        action="store_true",
+        help="draft a month that is not over yet (drafts are replaced by the next run)",
+    )
     invoice_run.set_defaults(run=_invoices_run)
 
     user = commands.add_parser("user", help="manage users")
@@ -177,7 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser("add", help="add a user")
     add.add_argument("email")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--password", required=True)
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password", default=None, help="for scripts; without it the password is asked twice"
+    )
+    secret.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     add.add_argument("--customer", type=int, default=None, help="customer id (customer roles)")
     add.add_argument("--name", default=None)
     add.set_defaults(run=_user_add)

@@ -4,7 +4,8 @@
 (the people the provider's service description addresses); each customer gets its own
 message, so no customer sees another's addresses. A move resets the window's notice time to
 the moment the move was announced: customers can only plan around the times they were told,
-so a window moved closer than the notice period counts as downtime.
+so a window moved closer than the notice period counts as downtime. `preview_window` shows
+both consequences (short notice, conferences inside) before a window is saved.
 """
 
 from collections.abc import Sequence
@@ -20,9 +21,9 @@ from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import Actor, Role
 from bridgedesk.settings import get_settings
 from monitoring.models import MaintenanceNotice, MaintenanceWindow
-from monitoring.service.uptime import check_component
-from reservations.models import Customer
-from reservations.service import registry
+from monitoring.service.uptime import check_component, notified_in_time
+from reservations.models import Conference, Customer
+from reservations.service import queries, registry
 
 WINDOW_MANAGERS = frozenset({Role.ADMIN, Role.OPERATOR})
 MAX_WINDOW = timedelta(days=7)
@@ -237,3 +238,51 @@ async def notices(session: AsyncSession, window_id: int) -> Sequence[Maintenance
             .order_by(MaintenanceNotice.sent_at, MaintenanceNotice.id)
         )
     ).all()
+
+
+# Held conferences are history and cancelled ones hold no site: neither is disturbed.
+UNDISTURBED = frozenset({"cancelled", "ended"})
+
+
+@dataclass(frozen=True)
+class WindowPreview:
+    start: datetime
+    end: datetime
+    notice: timedelta
+    # Customers told now hear of it `start - now` ahead; under `notice`, the report counts the
+    # window's time as downtime (SPEC §6), so the operator is warned before saving.
+    short_notice: bool
+    conferences: Sequence[Conference]
+    more_conferences: int
+
+
+async def preview_window(
+    session: AsyncSession,
+    *,
+    component: str,
+    start: datetime,
+    end: datetime,
+    by: Actor,
+    now: datetime | None = None,
+    limit: int = 50,
+) -> WindowPreview:
+    """The notice verdict a window announced now would get, and the conferences inside it."""
+    _check_manager(by)
+    check_component(component)
+    _check_times(start, end)
+    notice = timedelta(hours=get_settings().maintenance_notice_hours)
+    announced = now or utcnow()
+    found, _ = await queries.list_conferences(
+        session,
+        queries.ConferenceFilter(ends_after=start, starts_before=end, limit=500),
+        by=by,
+    )
+    inside = [c for c in found if c.status not in UNDISTURBED]
+    return WindowPreview(
+        start=start,
+        end=end,
+        notice=notice,
+        short_notice=not notified_in_time(announced, start, notice),
+        conferences=inside[:limit],
+        more_conferences=max(0, len(inside) - limit),
+    )

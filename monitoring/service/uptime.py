@@ -118,6 +118,12 @@ class UptimeReport:
     intervals: list[ReportInterval] = field(default_factory=list)
 
 
+def notified_in_time(notified_at: datetime, start: datetime, notice: timedelta) -> bool:
+    """A maintenance window is excluded only if customers heard of it `notice` before it
+    began (SPEC §6); otherwise its time is downtime."""
+    return notified_at <= start - notice
+
+
 def compute_report(
     *,
     component: str,
@@ -142,8 +148,8 @@ def compute_report(
         return Interval(fact.start, fact.end if fact.end is not None else max(now, fact.start))
 
     force_majeure = clip([bounded(o) for o in outages if o.force_majeure], span)
-    on_notice = [w for w in windows if w.notified_at <= w.start - notice]
-    late = [w for w in windows if w.notified_at > w.start - notice]
+    on_notice = [w for w in windows if notified_in_time(w.notified_at, w.start, notice)]
+    late = [w for w in windows if not notified_in_time(w.notified_at, w.start, notice)]
     excluded = union(force_majeure, clip([Interval(w.start, w.end) for w in on_notice], span))
     watched = clip(monitored, span)
     probed = intersection([bounded(o) for o in outages if o.source == "probe"], watched)
@@ -198,7 +204,7 @@ def compute_report(
         if not piece:
             continue
         interval = piece[0]
-        ok = w.notified_at <= w.start - notice
+        ok = notified_in_time(w.notified_at, w.start, notice)
         listed.append(
             ReportInterval(
                 "maintenance",
