@@ -78,8 +78,9 @@ async def test_a_related_ticket_links_to_the_earlier_one(db, make_customer, clie
     assert later.status_code == 201, later.text
     assert later.json()["related_ticket_id"] == earlier["id"]
     events = (await desk.get(f"/api/v1/tickets/{earlier['id']}")).json()["timeline"]
+    # A timeline's data is text (typed `dict[str, str]`), the id included.
     assert events[-1]["kind"] == "related" and events[-1]["data"] == {
-        "ticket_id": later.json()["id"]
+        "ticket_id": str(later.json()["id"])
     }
     # Another customer's ticket cannot be named as related.
     stranger = await make_customer()
