@@ -100,6 +100,17 @@ class IncidentOut(FromRow):
     timeline: list[TimelineEntryOut]
 
 
+class MediaOut(FromRow):
+    """Media quality from pjsua2's stream statistics; `rx_level` is the peak received audio
+    level (0-255, pjsua2's getRxLevel) over the last few seconds."""
+
+    rx_packets: int
+    tx_packets: int
+    loss_pct: float
+    jitter_ms: float
+    rx_level: int
+
+
 class LegOut(FromRow):
     id: int
     site_id: int
@@ -119,6 +130,11 @@ class LegOut(FromRow):
     recovery_deadline: datetime | None
     incident: IncidentOut | None
     incidents: list[IncidentOut]
+    # None until the engine has reported on a connection of the leg.
+    media: MediaOut | None
+    # Why a leg that could not be dialed at all is `failed` (a SPEC §1 cause, and the reason).
+    cause: str | None
+    detail: str | None
 
 
 class LaunchOut(FromRow):

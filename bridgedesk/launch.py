@@ -1,6 +1,7 @@
 """Conference launch and leg supervision, spanning reservations (what is booked) and the
 bridge (what is dialed): the jobs the worker runs every few seconds."""
 
+import logging
 from datetime import timedelta
 
 from bridge.service import launching, leg_states, recovery
@@ -11,6 +12,7 @@ from bridgedesk.settings import get_settings
 from reservations.service import live, queries
 
 directory = ReservationsDirectory()
+log = logging.getLogger(__name__)
 
 
 async def launch_due_conferences_job() -> int:
@@ -33,9 +35,15 @@ async def launch_due_conferences_job() -> int:
         conferences = await directory.conferences(session, fresh)
         sites = await directory.sites(session, launching.held_site_ids(conferences.values()))
         for conference in conferences.values():
-            if await launching.launch_conference(session, conference, sites, now=now):
-                await live.mark_live(session, conference.id)
-                launched += 1
+            # Each conference in its own savepoint: one that cannot be launched is logged
+            # and retried next run; the others are dialed now.
+            try:
+                async with session.begin_nested():
+                    if await launching.launch_conference(session, conference, sites, now=now):
+                        await live.mark_live(session, conference.id)
+                        launched += 1
+            except Exception:
+                log.exception("conference %s (%s): launch failed", conference.id, conference.number)
     return launched
 
 
@@ -54,7 +62,13 @@ async def supervise_legs_job() -> int:
         if running:
             sites = await directory.sites(session, launching.held_site_ids(running))
             for conference in running:
-                changes += await launching.add_missing_legs(session, conference, sites, now=now)
+                try:
+                    async with session.begin_nested():
+                        changes += await launching.add_missing_legs(
+                            session, conference, sites, now=now
+                        )
+                except Exception:
+                    log.exception("conference %s: adding sites failed", conference.id)
         changes += await recovery.supervise(session, directory, now=now)
         for launch in open_launches:
             ref = conferences.get(launch.conference_id)

@@ -62,6 +62,7 @@ class WorkerProcess:
         self.hangups_sent: set[str] = set()
         self.unwritten: list[EngineEvent | OptionsDone] = []
         self.stop = threading.Event()
+        self.reserve = 0
 
     def run(self) -> int:
         thread = threading.Thread(target=self.engine.run, name="sip-endpoint", daemon=True)
@@ -73,6 +74,22 @@ class WorkerProcess:
         log.info("SIP worker %s listening on %s:%s", self.owner, self.settings.sip_bind_host,
                  self.engine.port)  # fmt: skip
         settings = self.settings
+        # Recovery's reserve: at most a quarter of the slots (the wheel's 4 keep 1).
+        self.reserve = min(settings.sip_recovery_reserve, self.engine.capacity // 4)
+        log.info(
+            "SIP worker %s holds up to %d calls (%s, pjsua2 %s, TLS %s); %d kept for recovery",
+            self.owner, self.engine.capacity, self.engine.module, self.engine.version,
+            "on" if self.engine.tls else "off", self.reserve,
+        )  # fmt: skip
+        try:
+            self.queue.register(
+                max_calls=self.engine.capacity,
+                module=self.engine.module,
+                version=self.engine.version,
+                tls=self.engine.tls,
+            )
+        except SQLAlchemyError as error:  # beats register it again once the database answers
+            log.warning("could not register: %s", type(error).__name__)
         now = time.monotonic()
         next_claim = next_renew = next_reap = next_hangups = now
         renew_every = settings.sip_lease_seconds / 3
@@ -89,8 +106,10 @@ class WorkerProcess:
                     if self.unwritten:
                         self.queue.record(self.unwritten)
                         self.unwritten = []
-                    if now >= next_renew and (self.calls or self.pings):
-                        self._drop_lost(self.queue.renew([*self.calls, *self.pings]))
+                    if now >= next_renew:
+                        self.queue.beat(self.engine.held_calls)
+                        if self.calls or self.pings:
+                            self._drop_lost(self.queue.renew([*self.calls, *self.pings]))
                         next_renew = now + renew_every
                     if now >= next_hangups:
                         self._forward_hangups()
@@ -147,10 +166,14 @@ class WorkerProcess:
 
     def _claim(self) -> int:
         settings = self.settings
-        call_slots = settings.sip_calls_per_process - len(self.calls)
+        # Only what a slot is free for: the library's limit, not the setting (see sip.py).
+        call_slots = self.engine.capacity - len(self.calls)
         options_slots = settings.sip_options_in_flight - len(self.pings)
         items = self.queue.claim(
-            call_slots=call_slots, options_slots=options_slots, dials=not self.once
+            call_slots=call_slots,
+            options_slots=options_slots,
+            reserve=self.reserve,
+            dials=not self.once,
         )
         for item in items:
             timeout = item.answer_timeout_seconds or settings.sip_answer_timeout_seconds
@@ -167,6 +190,8 @@ class WorkerProcess:
                     answer_timeout=timeout,
                     hold_seconds=item.hold_seconds,
                     no_media_seconds=settings.no_media_seconds if item.kind == "dial" else 0.0,
+                    group=item.conference_id,
+                    work_class=item.work_class,
                 )
             )
         return len(items)
@@ -199,6 +224,7 @@ class WorkerProcess:
             if self.unwritten:
                 self.queue.record(self.unwritten)
             self.queue.reap(dead_owner=self.owner)
+            self.queue.unregister()
         except SQLAlchemyError as error:
             log.warning("could not hand back work on exit: %s", error)
         self.queue.engine.dispose()
