@@ -167,7 +167,7 @@ class WorkerProcess:
     def _claim(self) -> int:
         settings = self.settings
         # Only what a slot is free for: the library's limit, not the setting (see sip.py).
-        call_slots = self.engine.capacity - len(self.calls)
+        call_slots = self.engine.capacity - max(len(self.calls), self.engine.library_calls())
         options_slots = settings.sip_options_in_flight - len(self.pings)
         items = self.queue.claim(
             call_slots=call_slots,

@@ -62,26 +62,51 @@ class LibraryLimits:
     conf_ports: int | None
 
 
+class _Library:
+    """pjsua's C functions inside the loaded SWIG extension (pjsua2 does not expose them)."""
+
+    def __init__(self) -> None:
+        self._handle: ctypes.CDLL | None = None
+        self._loaded = False
+
+    def handle(self) -> ctypes.CDLL | None:
+        if not self._loaded:
+            self._loaded = True
+            extension = next(
+                (
+                    module
+                    for name, module in list(sys.modules.items())
+                    if name.endswith("_pjsua2") and getattr(module, "__file__", None)
+                ),
+                None,
+            )
+            if extension is not None:
+                with contextlib.suppress(OSError):
+                    self._handle = ctypes.CDLL(extension.__file__)
+        return self._handle
+
+    def _int(self, name: str) -> int | None:
+        handle = self.handle()
+        function = getattr(handle, name, None) if handle is not None else None
+        return None if function is None else int(function())
+
+    def calls(self) -> int | None:
+        """Calls pjsua counts now (a slot is its until the call is fully gone)."""
+        return self._int("pjsua_call_get_count")
+
+    def limits(self) -> LibraryLimits:
+        return LibraryLimits(
+            self._int("pjsua_call_get_max_count"), self._int("pjsua_conf_get_max_ports")
+        )
+
+
+_LIBRARY = _Library()
+
+
 def read_library_limits() -> LibraryLimits:
-    """pjsua's own counts, from the C library inside the loaded SWIG extension: the
-    configured maxCalls as clamped by PJSUA_MAX_CALLS, and the conference bridge's ports."""
-    extension = next(
-        (
-            module
-            for name, module in sys.modules.items()
-            if name.endswith("_pjsua2") and getattr(module, "__file__", None)
-        ),
-        None,
-    )
-    if extension is None:
-        return LibraryLimits(None, None)
-    try:
-        library = ctypes.CDLL(extension.__file__)
-        calls = int(library.pjsua_call_get_max_count())
-        ports = int(library.pjsua_conf_get_max_ports())
-    except (OSError, AttributeError):
-        return LibraryLimits(None, None)
-    return LibraryLimits(calls, ports)
+    """pjsua's own counts: the configured maxCalls as clamped by PJSUA_MAX_CALLS, and the
+    conference bridge's ports (after libInit)."""
+    return _LIBRARY.limits()
 
 
 class TokenBucket:
@@ -179,11 +204,11 @@ class SipEngine:
         self._order = itertools.count()
         self._calls: dict[str, _Tracked] = {}  # every live Call, referenced until disconnected
         self._groups: dict[int, set[str]] = {}  # conference -> keys of its calls
-        self._playback: pj.AudioMedia | None = None
         self._account: pj.Account | None = None
         self._endpoint: pj.Endpoint | None = None
         self._null_port: pj.AudioMedia | None = None
         self._next_sample = 0.0
+        self._next_leak_report = 0.0
 
     # -- the commands other threads use (thread-safe: they only touch the queue) --
 
@@ -205,6 +230,10 @@ class SipEngine:
     def held_calls(self) -> int:
         return len(self._calls)
 
+    def library_calls(self) -> int:
+        """pjsua's own count of taken slots (a plain read of its counter; 0 if unknown)."""
+        return _LIBRARY.calls() or 0
+
     # -- the endpoint's own thread --
 
     def run(self) -> None:
@@ -224,6 +253,7 @@ class SipEngine:
                 sample = now >= self._next_sample
                 if sample:
                     self._next_sample = now + SAMPLE_SECONDS
+                    self._report_leaks(now)
                 self._check_calls(now, sample_media=sample)
                 self._drop_disconnected()
         finally:
@@ -255,7 +285,6 @@ class SipEngine:
         account.create(account_config, True)
         self._account = account
         self._null_port = endpoint.audDevManager().getCaptureDevMedia()
-        self._playback = endpoint.audDevManager().getPlaybackDevMedia()
 
     def _size_to_library(self, endpoint: "pj.Endpoint") -> None:
         """Capacity: the smaller of what was asked and what the library allows (its call
@@ -339,9 +368,23 @@ class SipEngine:
         if tracked is not None:
             self._end(tracked, "hangup", "hung up on request")
 
+    def _slots_in_use(self) -> int:
+        """Slots taken, as pjsua itself counts them when it can say: it may hold a call's
+        slot a while after DISCONNECTED (its media is released asynchronously)."""
+        library = _LIBRARY.calls()
+        return len(self._calls) if library is None else max(library, len(self._calls))
+
+    def _report_leaks(self, now: float) -> None:
+        library = _LIBRARY.calls()
+        if library is not None and library > len(self._calls) and now >= self._next_leak_report:
+            self._next_leak_report = now + 30
+            log.warning(
+                "pjsua holds %d call slots for calls already gone", library - len(self._calls)
+            )
+
     def _start_pending(self) -> None:
-        # pjsua frees a slot at DISCONNECTED, when the call leaves `_calls`: never more here.
-        while self._pending and len(self._calls) < self.capacity and self.bucket.take():
+        # Only into a slot pjsua has free: a call is never refused with PJ_ETOOMANY.
+        while self._pending and self._slots_in_use() < self.capacity and self.bucket.take():
             entry = heapq.heappop(self._pending)
             _, _, queued_at, command = entry
             tracked = _Tracked(command)
@@ -360,7 +403,10 @@ class SipEngine:
                 tracked.call = None
                 no_slot = "TOOMANY" in str(error.reason).upper() or error.status == 70010
                 if no_slot:
-                    log.error("pjsua2 refused a call: no slot (%d held)", len(self._calls))
+                    log.error(
+                        "pjsua2 refused a call: %s (%d held here, %s in pjsua)",
+                        error.reason, len(self._calls), _LIBRARY.calls(),
+                    )  # fmt: skip
                 if no_slot and time.monotonic() - queued_at < SLOT_WAIT_SECONDS:
                     heapq.heappush(self._pending, entry)
                     return
@@ -444,10 +490,9 @@ class SipEngine:
                 try:
                     audio = call.getAudioMedia(media.index)
                     # The null device's silence goes out, so the far end (and an echo) has RTP
-                    # even alone in its meeting; and the call is heard by the null device, so
-                    # the bridge measures what it receives (rx level) in every case.
+                    # even alone in its meeting. (pjsua2 measures a call's received level only
+                    # while another call listens to it: a site alone reads 0.)
                     self._null_port.startTransmit(audio)  # type: ignore[union-attr]
-                    audio.startTransmit(self._playback)
                 except pj.Error as error:
                     log.warning("%s: no audio port: %s", tracked.command.key, error.reason)
                     return
@@ -588,7 +633,6 @@ class SipEngine:
             self._calls.clear()
             self._account = None
             self._null_port = None
-            self._playback = None
             self._groups.clear()
             endpoint.libDestroy()
             self._endpoint = None
