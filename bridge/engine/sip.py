@@ -105,8 +105,12 @@ _LIBRARY = _Library()
 
 def read_library_limits() -> LibraryLimits:
     """pjsua's own counts: the configured maxCalls as clamped by PJSUA_MAX_CALLS, and the
-    conference bridge's ports (after libInit)."""
-    return _LIBRARY.limits()
+    conference bridge's ports (after libInit). Where pjsua's symbols cannot be reached, the
+    default `UaConfig().maxCalls`, which pjsua sets to its compiled PJSUA_MAX_CALLS."""
+    limits = _LIBRARY.limits()
+    if limits.max_calls is None:
+        return LibraryLimits(int(pj.UaConfig().maxCalls), limits.conf_ports)
+    return limits
 
 
 class TokenBucket:
