@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     # A launch is on time when every leg is connected within this long of the start.
     on_time_threshold_seconds: float = Field(default=120, gt=0)
     launch_interval_seconds: int = Field(default=15, ge=1)
-    supervise_interval_seconds: int = Field(default=2, ge=1)
+    # Legs are followed this often: a dropped site is redialed within about this long.
+    supervise_interval_seconds: int = Field(default=1, ge=1)
 
     # SIP engine (bridge/engine): `bridgedesk worker` supervises this many pjsua2 processes.
     sip_workers: int = Field(default=2, ge=0, le=64)

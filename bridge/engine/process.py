@@ -33,6 +33,7 @@ HANGUP_CHECK_SECONDS = 0.5
 # endpoint reported in memory meanwhile, so nothing is lost).
 DB_RETRY_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
+SLOW_STEP_SECONDS = 0.5
 
 
 class WorkerProcess:
@@ -102,23 +103,28 @@ class WorkerProcess:
                 now = time.monotonic()
                 if freed:
                     next_claim = now  # a slot is free: refill it now, not at the next poll
+                step_started = time.monotonic()
                 try:
                     if self.unwritten:
                         self.queue.record(self.unwritten)
                         self.unwritten = []
+                        _slow("record", step_started)
                     if now >= next_renew:
                         self.queue.beat(self.engine.held_calls)
                         if self.calls or self.pings:
                             self._drop_lost(self.queue.renew([*self.calls, *self.pings]))
                         next_renew = now + renew_every
+                        _slow("renew", step_started)
                     if now >= next_hangups:
                         self._forward_hangups()
                         next_hangups = now + HANGUP_CHECK_SECONDS
                     if now >= next_reap:
                         self.queue.reap()
                         next_reap = now + settings.sip_lease_seconds / 2
+                        _slow("reap", step_started)
                     if now >= next_claim:
                         claimed = self._claim()
+                        _slow("claim", step_started)
                         next_claim = now + (0 if claimed else settings.sip_poll_seconds)
                         if self.once and not claimed and not self.calls and not self.pings:
                             return 0
@@ -175,6 +181,8 @@ class WorkerProcess:
             reserve=self.reserve,
             dials=not self.once,
         )
+        if items:
+            log.info("claimed %s", ", ".join(f"{i.key}/c{i.work_class}" for i in items[:5]))
         for item in items:
             timeout = item.answer_timeout_seconds or settings.sip_answer_timeout_seconds
             if item.method == "OPTIONS":
@@ -228,6 +236,13 @@ class WorkerProcess:
         except SQLAlchemyError as error:
             log.warning("could not hand back work on exit: %s", error)
         self.queue.engine.dispose()
+
+
+def _slow(step: str, since: float) -> None:
+    """A turn of the loop that took long delays every claim (a redial waits on it)."""
+    took = time.monotonic() - since
+    if took > SLOW_STEP_SECONDS:
+        log.warning("%s took %.2f s", step, took)
 
 
 def _die_with_parent() -> None:
