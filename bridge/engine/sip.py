@@ -41,10 +41,11 @@ from bridgedesk.clock import utcnow
 
 log = logging.getLogger("bridge.engine.sip")
 
-# How often connected calls are looked at (media counters, hold and answer deadlines).
-SAMPLE_SECONDS = 0.2
-# Media progress is reported at most this often per call (it becomes a database write).
-MEDIA_REPORT_SECONDS = 2.0
+# How often connected calls' media is sampled (stream statistics, received level); deadlines
+# are looked at on every turn. Hundreds of calls a process: every sample is a few SWIG calls.
+SAMPLE_SECONDS = 1.0
+# Media is reported at most this often per call (it becomes a database write).
+MEDIA_REPORT_SECONDS = 4.0
 # A call that pjsua2 refuses for want of a free slot is retried for this long (it should
 # never happen: calls start only while the engine counts a free slot).
 SLOT_WAIT_SECONDS = 5.0

@@ -45,6 +45,8 @@ from bridgedesk.db import install_sqlite_write_lock, is_sqlite, sync_url
 log = logging.getLogger("bridge.engine.work")
 
 ENGINE_LOST = "engine process lost"
+# Launch-class dials one claim takes at most (recovery takes every free slot).
+LAUNCH_BATCH = 40
 LIVE_DIAL_STATES = ("dialing", "connected")
 
 
@@ -162,7 +164,9 @@ class WorkQueue:
         with Session(self.engine) as session, session.begin():
             if call_slots > 0 and dials:
                 items += self._claim_dials(session, call_slots, now, recovery=True)
-                others = call_slots - len(items) - reserve
+                # Launches come in batches: a process that took them all at once would make
+                # every new conference its own while the others stand idle.
+                others = min(call_slots - len(items) - reserve, LAUNCH_BATCH)
                 if others > 0:
                     items += self._claim_dials(session, others, now, recovery=False)
             others = call_slots - len(items) - reserve
