@@ -24,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     exists,
+    func,
     insert,
     or_,
     pool,
@@ -225,18 +226,40 @@ class WorkQueue:
             )  # fmt: skip
         return items
 
+    def _busier_than_a_peer(self, session: Session, alive_since: datetime) -> bool:
+        """Whether another live process holds clearly fewer calls of its conferences: new
+        conferences then go to it, so the processes fill evenly and none runs out of slots
+        for a conference it already holds (its calls can live nowhere else)."""
+        live = select(EngineProcess.owner).where(EngineProcess.heartbeat_at >= alive_since)
+        owners = set(session.scalars(live))
+        if len(owners) < 2 or self.owner not in owners:
+            return False
+        load = dict.fromkeys(owners, 0)
+        for owner, calls in session.execute(
+            select(EngineHome.owner, func.count(Dial.id))
+            .join(Dial, Dial.conference_id == EngineHome.conference_id)
+            .where(Dial.status.in_(("queued", *LIVE_DIAL_STATES)), EngineHome.owner.in_(owners))
+            .group_by(EngineHome.owner)
+        ):
+            load[owner] = calls
+        mine = load.pop(self.owner)
+        return mine > min(load.values()) + LAUNCH_BATCH
+
     def _take_homes(self, session: Session, conference_ids: set[int], now: datetime) -> set[int]:
         """Make this process the home of each conference that has none (or a dead one);
         returns the ones homed here. Two processes racing for one conference meet in its
         primary key: the loser leaves that conference's dials queued."""
         homed: set[int] = set()
         alive_since = now - self.lease
+        busier = self._busier_than_a_peer(session, alive_since)
         for conference_id in sorted(conference_ids):
             try:
                 with session.begin_nested():
                     home = session.get(
                         EngineHome, conference_id, with_for_update=True, populate_existing=True
                     )
+                    if home is None and busier:
+                        continue  # a less loaded process will make it its own
                     if home is None:
                         session.add(EngineHome(conference_id=conference_id, owner=self.owner,
                                                since=now))  # fmt: skip
