@@ -371,8 +371,11 @@ class WorkQueue:
     def record(self, events: Iterable[EngineEvent | OptionsDone]) -> None:
         """Write what the engine reported, in one transaction. Writes are guarded by the
         claim: a process whose lease ran out (and whose work went elsewhere) changes nothing."""
+        # In key order (a stable sort keeps each call's own events in order), so two writers
+        # locking the same rows lock them in the same order.
+        ordered = sorted(events, key=lambda event: parse_key(event.key))
         with Session(self.engine) as session, session.begin():
-            for event in events:
+            for event in ordered:
                 kind, number = parse_key(event.key)
                 if isinstance(event, OptionsDone):
                     self._finish_probe(session, number, _options_result(event.outcome))
