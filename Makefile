@@ -40,7 +40,7 @@ unit: $(STAMP)
 test: $(STAMP) system-deps lint unit
 
 bench: $(STAMP)
-	for b in booking probes uptime invoices cdr_import certification_import; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in booking probes uptime invoices cdr_import certification_import bridge; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bridgedesk.db* bridgedesk-worker.log
