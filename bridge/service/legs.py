@@ -56,7 +56,10 @@ async def network_faults_since(
             LegAttempt.cause == NETWORK,
         )
     )
-    lossy = select(Leg).where(Leg.kind == VIDEO, Leg.lossy_at.is_not(None))
+    # Columns, not rows: a caller's session may hold the leg with an older `lossy_at`.
+    lossy = select(Leg.id, Leg.conference_id, Leg.site_id, Leg.lossy_at).where(
+        Leg.kind == VIDEO, Leg.lossy_at.is_not(None)
+    )
     if since is not None:
         dropped = dropped.where(IncidentRow.began_at >= since)
         failed = failed.where(LegAttempt.ended_at >= since)
@@ -75,9 +78,8 @@ async def network_faults_since(
         if a.ended_at is not None
     )
     faults.extend(
-        NetworkFault(leg.id, leg.conference_id, leg.site_id, leg.lossy_at, "lossy", NETWORK)
-        for leg in await session.scalars(lossy)
-        if leg.lossy_at is not None
+        NetworkFault(leg_id, conference_id, site_id, at, "lossy", NETWORK)
+        for leg_id, conference_id, site_id, at in (await session.execute(lossy)).all()
     )
     faults.sort(key=lambda f: (f.at, f.leg_id))
     return faults
