@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bridge.models import Dial, Incident
 from tests.sip.conferences import book_now, hang_up, jobs_on, rows, run_jobs_until
-from tests.sip.conftest import RunningEngine, sip_engine
+from tests.sip.conftest import RunningEngine, own_database, sip_engine
 from tests.sip.sipp import sipp_uas
 
 pytestmark = pytest.mark.postgres
@@ -22,8 +22,8 @@ SITES = 10
 
 
 @pytest.fixture(scope="module")
-def two_processes(sip_database: str) -> Iterator[RunningEngine]:
-    with sip_engine(sip_database, processes=2) as engine:
+def two_processes() -> Iterator[RunningEngine]:
+    with own_database("bridgedesk_sipaff") as url, sip_engine(url, processes=2) as engine:
         yield engine
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bridge.models import Dial, Incident
 from tests.sip.conferences import book_now, hang_up, jobs_on, legs, rows, run_jobs_until
-from tests.sip.conftest import RunningEngine, sip_engine
+from tests.sip.conftest import RunningEngine, own_database, sip_engine
 from tests.sip.sipp import sipp_uas
 
 pytestmark = pytest.mark.postgres
@@ -23,13 +23,13 @@ WHEEL = pjsua2.UaConfig().maxCalls <= 4
 
 
 @pytest.fixture(scope="module")
-def one_worker(sip_database: str) -> Iterator[RunningEngine]:
+def one_worker() -> Iterator[RunningEngine]:
     env = {
         "BRIDGEDESK_SIP_ANSWER_TIMEOUT_SECONDS": "30",
         "BRIDGEDESK_NO_MEDIA_SECONDS": "10",
         "BRIDGEDESK_SIP_DIALS_PER_SECOND": "50",
     }
-    with sip_engine(sip_database, processes=1, env=env) as engine:
+    with own_database("bridgedesk_sipcap") as url, sip_engine(url, processes=1, env=env) as engine:
         yield engine
 
 

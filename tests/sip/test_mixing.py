@@ -18,7 +18,7 @@ import pytest
 
 from bridge.models import Leg
 from tests.sip.conferences import book_now, hang_up, jobs_on, run_jobs_until
-from tests.sip.conftest import RunningEngine, sip_engine
+from tests.sip.conftest import RunningEngine, own_database, sip_engine
 from tests.sip.sipp import sipp_uas
 
 pytestmark = pytest.mark.postgres
@@ -29,11 +29,12 @@ SILENCE = 5
 
 
 @pytest.fixture(scope="module")
-def one_process_engine(sip_database: str) -> Iterator[RunningEngine]:
+def one_process_engine() -> Iterator[RunningEngine]:
     # The wheel's 4 calls per process hold both 2-site conferences only with no reserve.
-    with sip_engine(
-        sip_database, processes=1, env={"BRIDGEDESK_SIP_RECOVERY_RESERVE": "0"}
-    ) as engine:
+    with (
+        own_database("bridgedesk_sipmix") as url,
+        sip_engine(url, processes=1, env={"BRIDGEDESK_SIP_RECOVERY_RESERVE": "0"}) as engine,
+    ):
         yield engine
 
 

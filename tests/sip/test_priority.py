@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bridge.models import Dial
 from tests.sip.conferences import book_now, hang_up, jobs_on, rows, run_jobs_until
-from tests.sip.conftest import RunningEngine, sip_engine
+from tests.sip.conftest import RunningEngine, own_database, sip_engine
 from tests.sip.sipp import LOOPBACK, sipp_uas
 
 pytestmark = pytest.mark.postgres
@@ -24,7 +24,7 @@ CALLS_PER_PROCESS = 100
 
 
 @pytest.fixture(scope="module")
-def busy_engine(sip_database: str) -> Iterator[RunningEngine]:
+def busy_engine() -> Iterator[RunningEngine]:
     env = {
         "BRIDGEDESK_SIP_CALLS_PER_PROCESS": str(CALLS_PER_PROCESS),
         "BRIDGEDESK_SIP_ANSWER_TIMEOUT_SECONDS": "60",
@@ -32,7 +32,7 @@ def busy_engine(sip_database: str) -> Iterator[RunningEngine]:
         "BRIDGEDESK_SIP_DIAL_BURST": "20",
         "BRIDGEDESK_SIP_LEASE_SECONDS": "10",
     }
-    with sip_engine(sip_database, processes=2, env=env) as engine:
+    with own_database("bridgedesk_sipprio") as url, sip_engine(url, processes=2, env=env) as engine:
         yield engine
 
 
