@@ -137,7 +137,7 @@ def held_legs(url: str, engine: RunningEngine, legs: int, peers: list) -> dict[s
         "cpu_pct_per_100": cpu / legs * 100,
         "rss_mb_per_100": (rss - idle_rss) / legs * 100,
         "rss_mb": rss,
-        "split_conferences": sum(1 for (n,) in homes if int(n) > 1),  # type: ignore[call-overload]
+        "split_conferences": sum(1 for (n,) in homes if int(str(n)) > 1),
     }
 
 

@@ -80,6 +80,7 @@ async def network_faults_since(
     faults.extend(
         NetworkFault(leg_id, conference_id, site_id, at, "lossy", NETWORK)
         for leg_id, conference_id, site_id, at in (await session.execute(lossy)).all()
+        if at is not None
     )
     faults.sort(key=lambda f: (f.at, f.leg_id))
     return faults
