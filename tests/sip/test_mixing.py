@@ -122,3 +122,42 @@ async def test_sites_in_two_conferences_do_not_hear_each_other(jobs, one_process
         await hang_up(url, first, second)
     assert max(levels) <= SILENCE, levels
     assert "ETOOMANY" not in one_process_engine.log.read_text(errors="replace")
+
+
+async def test_the_audio_link_of_a_dropped_site_hears_the_meeting(jobs, one_process_engine):
+    """Site V drops for good (answers once, hangs up, gone); past the (shortened) recovery
+    window its audio link is dialed: an echoing sipp, which hears A's speech through the mix
+    of V's conference, so the audio link's leg reads A's level back."""
+    url = jobs
+    with (
+        sipp_uas("answer_pcma_play", rtp_echo=False) as speaker,
+        sipp_uas("answer", rtp_echo=True) as audio_line,
+    ):
+        with sipp_uas("answer_then_bye", pause_ms=1500, extra_args=("-m", "1")) as video:
+            conference_id = await book_now(
+                url,
+                [
+                    {"name": "Speaker", "sip_uri": speaker.uri("a")},
+                    {"name": "Vanishing", "sip_uri": video.uri("v"),
+                     "audio_uri": audio_line.uri("audio")},
+                ],
+            )  # fmt: skip
+            await run_jobs_until(
+                url, conference_id, lambda ls: all(leg.state == "connected" for leg in ls),
+                within=15, what="both connected",
+            )  # fmt: skip
+            await run_jobs_until(
+                url, conference_id, lambda ls: ls[1].state in ("dropped", "reconnecting"),
+                within=10, what="V's BYE seen as a drop",
+            )  # fmt: skip
+        linked = await run_jobs_until(
+            url, conference_id,
+            lambda ls: len(ls) == 3 and ls[2].kind == "audio" and ls[2].state == "connected",
+            within=20, what="the audio link connected",
+        )  # fmt: skip
+        heard = await run_jobs_until(
+            url, conference_id, lambda ls: _level(ls[2]) >= HEARD,
+            within=10, what="the audio link hears the meeting",
+        )  # fmt: skip
+        await hang_up(url, conference_id)
+    assert linked[1].state == "audio_fallback" and heard[2].parent_leg_id == linked[1].id
