@@ -190,3 +190,26 @@ async def test_light_loss_and_short_calls_are_not_faults(db, dropped):
     await db.flush()
     await at(T0 + timedelta(minutes=12, seconds=5))
     assert await legs.network_faults_since(db, T0 + timedelta(minutes=11)) == []
+
+
+async def test_redials_of_one_target_are_rate_limited(db, dropped):
+    """A site that answers and hangs up at once is not called in a tight loop: past
+    BRIDGEDESK_SIP_REDIALS_PER_TARGET_PER_MINUTE dials of its URI in a minute, the next
+    redial waits until the oldest is a minute old; a launch is never held back."""
+    from bridge.models import Dial
+    from bridge.service import leg_states
+
+    conference, _customer, _scheduler = dropped
+    _board, lab = await legs_of(db, conference.id)
+    now = T0 + timedelta(minutes=20)
+    limit = get_settings().sip_redials_per_target_per_minute
+    oldest = now - timedelta(seconds=50)
+    for i in range(limit):
+        db.add(Dial(sip_uri=lab.sip_uri, purpose="redial", status="ended",
+                    requested_at=oldest + timedelta(seconds=i), updated_at=now))  # fmt: skip
+    await db.flush()
+    lab.dial_id = None
+    assert await leg_states.dial_leg(db, lab, "redial", now=now) is False
+    assert lab.dial_id is None and lab.next_dial_at == oldest + timedelta(minutes=1)
+    assert await leg_states.dial_leg(db, lab, "launch", now=now) is True
+    assert lab.dial_id is not None
