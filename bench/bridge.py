@@ -212,6 +212,8 @@ def main() -> int:
                 for _ in range(4)
             ]
             env = {
+                # The production pacing (the tests' harness paces at 20 a second).
+                "BRIDGEDESK_SIP_DIALS_PER_SECOND": str(get_settings().sip_dials_per_second),
                 "BRIDGEDESK_SIP_ANSWER_TIMEOUT_SECONDS": "60",
                 "BRIDGEDESK_SIP_LEASE_SECONDS": "15",
                 "BRIDGEDESK_SIP_POLL_SECONDS": "0.1",
