@@ -59,7 +59,7 @@ unit: install
 test: system-deps install lint unit
 
 bench: install
-	for b in booking probes uptime invoices cdr_import certification_import; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in booking probes uptime invoices cdr_import certification_import bridge; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bridgedesk.db* bridgedesk-worker.log

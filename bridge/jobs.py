@@ -1,6 +1,7 @@
 """The bridge's scheduled work: conference launch and leg supervision, run every few seconds
 from the app's job table. What is booked is read from reservations' service."""
 
+import logging
 from datetime import timedelta
 
 from bridge.service import bookings, launching, leg_states, recovery
@@ -8,6 +9,8 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import unit_of_work
 from bridgedesk.settings import get_settings
 from reservations.service import live, queries
+
+log = logging.getLogger(__name__)
 
 
 async def launch_due_conferences_job() -> int:
@@ -30,9 +33,15 @@ async def launch_due_conferences_job() -> int:
         conferences = await bookings.conferences(session, fresh)
         sites = await bookings.sites(session, launching.held_site_ids(conferences.values()))
         for conference in conferences.values():
-            if await launching.launch_conference(session, conference, sites, now=now):
-                await live.mark_live(session, conference.id)
-                launched += 1
+            # Each conference in its own savepoint: one that cannot be launched is logged
+            # and retried next run; the others are dialed now.
+            try:
+                async with session.begin_nested():
+                    if await launching.launch_conference(session, conference, sites, now=now):
+                        await live.mark_live(session, conference.id)
+                        launched += 1
+            except Exception:
+                log.exception("conference %s (%s): launch failed", conference.id, conference.number)
     return launched
 
 
@@ -51,7 +60,13 @@ async def supervise_legs_job() -> int:
         if running:
             sites = await bookings.sites(session, launching.held_site_ids(running))
             for conference in running:
-                changes += await launching.add_missing_legs(session, conference, sites, now=now)
+                try:
+                    async with session.begin_nested():
+                        changes += await launching.add_missing_legs(
+                            session, conference, sites, now=now
+                        )
+                except Exception:
+                    log.exception("conference %s: adding sites failed", conference.id)
         changes += await recovery.supervise(session, now=now)
         for launch in open_launches:
             ref = conferences.get(launch.conference_id)

@@ -76,12 +76,20 @@ class Dial(Base):
     """One outgoing call the engine places and holds until it ends (legs are built on it)."""
 
     __tablename__ = "bridge_dials"
-    __table_args__ = (Index("ix_bridge_dials_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_bridge_dials_status_id", "status", "id"),
+        Index("ix_bridge_dials_status_work_class_id", "status", "work_class", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sip_uri: Mapped[str] = mapped_column(String(300))
     purpose: Mapped[str] = mapped_column(String(40))
     leg_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # The conference the call belongs to: all calls of one conference live in one engine
+    # process, mixed in its conference bridge (None: a call mixed with nothing).
+    conference_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # The order work is served in (bridge.engine.classes.WorkClass): recovery first.
+    work_class: Mapped[int] = mapped_column(Integer, default=1)
     answer_timeout_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     # queued -> dialing -> connected -> ended (or dialing -> ended).
     status: Mapped[str] = mapped_column(String(12), default="queued")
@@ -102,8 +110,41 @@ class Dial(Base):
     detail: Mapped[str | None] = mapped_column(String(300), nullable=True)
     last_media_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rtp_packets_received: Mapped[int] = mapped_column(Integer, default=0)
+    # Media quality from pjsua2's stream statistics, refreshed every few seconds while up.
+    tx_packets: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    loss_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    jitter_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Peak received audio level (0-255, pjsua2's getRxLevel) over the last report period.
+    rx_level: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Every change stamps this, so callers can ask what changed since a moment.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class EngineProcess(Base):
+    """A live SIP engine process: what it can hold and what it holds (written by itself)."""
+
+    __tablename__ = "bridge_engine_processes"
+
+    owner: Mapped[str] = mapped_column(String(120), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Calls it may hold at once: the setting, bounded by what the loaded pjsua2 allows.
+    max_calls: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    # "server build" or "wheel" (the 4-call PyPI fallback), and the library version.
+    module: Mapped[str] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(40))
+    tls: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EngineHome(Base):
+    """Which engine process a conference's calls live in (affinity: one mixer per meeting)."""
+
+    __tablename__ = "bridge_engine_homes"
+
+    conference_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(120), index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # The call handling: launches, legs, incidents and their timeline, call detail records.
@@ -165,6 +206,17 @@ class Leg(Base):
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why a leg that could not be dialed at all is `failed` (a SPEC §5 cause, and the reason).
+    cause: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    # Media quality of the current (or last) connection, copied from its dial.
+    media_rx_packets: Mapped[int | None] = mapped_column(Integer)
+    media_tx_packets: Mapped[int | None] = mapped_column(Integer)
+    media_loss_pct: Mapped[float | None] = mapped_column(Float)
+    media_jitter_ms: Mapped[float | None] = mapped_column(Float)
+    media_rx_level: Mapped[int | None] = mapped_column(Integer)
+    # When the current connection's packet loss first passed the threshold (a network fault).
+    lossy_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class LegAttempt(Base):

@@ -98,16 +98,30 @@ class Settings(BaseSettings):
     # A launch is on time when every leg is connected within this long of the start.
     on_time_threshold_seconds: float = Field(default=120, gt=0)
     launch_interval_seconds: int = Field(default=15, ge=1)
-    supervise_interval_seconds: int = Field(default=2, ge=1)
+    # Legs are followed this often: a dropped site is redialed within about this long.
+    supervise_interval_seconds: int = Field(default=1, ge=1)
 
     # SIP engine (bridge/engine): `bridgedesk worker` supervises this many pjsua2 processes.
     sip_workers: int = Field(default=2, ge=0, le=64)
-    # pjsua2 as built allows 4 simultaneous calls per process (the 5th fails PJ_ETOOMANY).
-    sip_calls_per_process: int = Field(default=4, ge=1, le=4)
-    # Dial pacing per process (token bucket): ~32 calls in half a second exhaust pjsua2's
-    # socket table and abort the process, so INVITEs leave at most this fast.
-    sip_dials_per_second: float = Field(default=10.0, gt=0, le=40)
-    sip_dial_burst: int = Field(default=4, ge=1, le=8)
+    # Calls one SIP process holds at once. The engine also reads the limit of the pjsua2 it
+    # loaded (PJSUA_MAX_CALLS: 512 in the server build, 4 in the PyPI wheel) and never claims
+    # more than the smaller of the two, so pjsua2 never refuses a call for want of a slot.
+    sip_calls_per_process: int = Field(default=300, ge=1, le=4096)
+    # Slots each process keeps for drop recovery and audio links: launches, tests and probes
+    # never fill them, so a burst of launches to unreachable sites cannot delay a redial.
+    # (At most a quarter of the process's slots.)
+    sip_recovery_reserve: int = Field(default=16, ge=0)
+    # Dial pacing per process (token bucket). The server build's 4,096-handle socket table
+    # takes bursts; the wheel's 64 handles do not (~32 calls at once abort the process), so
+    # under the wheel the engine holds itself to 10 a second, 4 at once, whatever is set.
+    sip_dials_per_second: float = Field(default=50.0, gt=0, le=500)
+    sip_dial_burst: int = Field(default=20, ge=1, le=200)
+    # Redials of one SIP URI (any leg) per minute; past it the next waits (a site that
+    # answers and hangs up at once is not called in a tight loop).
+    sip_redials_per_target_per_minute: int = Field(default=10, ge=1)
+    # A connected leg whose packet loss passes this (in %, over at least 100 packets) counts
+    # as a network problem: it feeds recertification like a network drop.
+    media_loss_threshold_pct: float = Field(default=5.0, gt=0, le=100)
     # OPTIONS pings need no pjsua2 call slot; this many run at once per process.
     sip_options_in_flight: int = Field(default=8, ge=1, le=32)
     # A dial or INVITE probe not answered within this long is cancelled (cause network).

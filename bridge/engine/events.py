@@ -15,6 +15,10 @@ class PlaceCall:
     hold_seconds: float | None
     # A connected call with no RTP for this long is hung up ("no_media"); 0 never.
     no_media_seconds: float = 0.0
+    # Calls of one group (a conference) hear each other through the conference bridge.
+    group: int | None = None
+    # bridge.engine.classes.WorkClass: calls waiting for the dial pacing leave in this order.
+    work_class: int = 1
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,16 @@ class CallConnected:
 
 @dataclass(frozen=True)
 class MediaSeen:
+    """A connected call's media, every few seconds: pjsua2's stream statistics and the peak
+    received audio level (0-255, `AudioMedia.getRxLevel`) since the last report."""
+
     key: str
-    last_media_at: datetime
+    last_media_at: datetime | None
     rtp_packets: int
+    tx_packets: int = 0
+    loss_pct: float = 0.0
+    jitter_ms: float = 0.0
+    rx_level: int = 0
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ HANGUP_CHECK_SECONDS = 0.5
 # endpoint reported in memory meanwhile, so nothing is lost).
 DB_RETRY_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
+SLOW_STEP_SECONDS = 0.5
 
 
 class WorkerProcess:
@@ -66,6 +67,7 @@ class WorkerProcess:
         # Sites and probes were checked against the full policy when queued; here only what
         # the engine alone knows at dial time: the gateway and the denied networks.
         self.policy = DialPolicy.from_settings(settings)
+        self.reserve = 0
 
     def run(self) -> int:
         thread = threading.Thread(target=self.engine.run, name="sip-endpoint", daemon=True)
@@ -77,6 +79,22 @@ class WorkerProcess:
         log.info("SIP worker %s listening on %s:%s", self.owner, self.settings.sip_bind_host,
                  self.engine.port)  # fmt: skip
         settings = self.settings
+        # Recovery's reserve: at most a quarter of the slots (the wheel's 4 keep 1).
+        self.reserve = min(settings.sip_recovery_reserve, self.engine.capacity // 4)
+        log.info(
+            "SIP worker %s holds up to %d calls (%s, pjsua2 %s, TLS %s); %d kept for recovery",
+            self.owner, self.engine.capacity, self.engine.module, self.engine.version,
+            "on" if self.engine.tls else "off", self.reserve,
+        )  # fmt: skip
+        try:
+            self.queue.register(
+                max_calls=self.engine.capacity,
+                module=self.engine.module,
+                version=self.engine.version,
+                tls=self.engine.tls,
+            )
+        except SQLAlchemyError as error:  # beats register it again once the database answers
+            log.warning("could not register: %s", type(error).__name__)
         now = time.monotonic()
         next_claim = next_renew = next_reap = next_hangups = now
         renew_every = settings.sip_lease_seconds / 3
@@ -89,21 +107,28 @@ class WorkerProcess:
                 now = time.monotonic()
                 if freed:
                     next_claim = now  # a slot is free: refill it now, not at the next poll
+                step_started = time.monotonic()
                 try:
                     if self.unwritten:
                         self.queue.record(self.unwritten)
                         self.unwritten = []
-                    if now >= next_renew and (self.calls or self.pings):
-                        self._drop_lost(self.queue.renew([*self.calls, *self.pings]))
+                        _slow("record", step_started)
+                    if now >= next_renew:
+                        self.queue.beat(self.engine.held_calls)
+                        if self.calls or self.pings:
+                            self._drop_lost(self.queue.renew([*self.calls, *self.pings]))
                         next_renew = now + renew_every
+                        _slow("renew", step_started)
                     if now >= next_hangups:
                         self._forward_hangups()
                         next_hangups = now + HANGUP_CHECK_SECONDS
                     if now >= next_reap:
                         self.queue.reap()
                         next_reap = now + settings.sip_lease_seconds / 2
+                        _slow("reap", step_started)
                     if now >= next_claim:
                         claimed = self._claim()
+                        _slow("claim", step_started)
                         next_claim = now + (0 if claimed else settings.sip_poll_seconds)
                         if self.once and not claimed and not self.calls and not self.pings:
                             return 0
@@ -151,11 +176,17 @@ class WorkerProcess:
 
     def _claim(self) -> int:
         settings = self.settings
-        call_slots = settings.sip_calls_per_process - len(self.calls)
+        # Only what a slot is free for: the library's limit, not the setting (see sip.py).
+        call_slots = self.engine.capacity - max(len(self.calls), self.engine.library_calls())
         options_slots = settings.sip_options_in_flight - len(self.pings)
         items = self.queue.claim(
-            call_slots=call_slots, options_slots=options_slots, dials=not self.once
+            call_slots=call_slots,
+            options_slots=options_slots,
+            reserve=self.reserve,
+            dials=not self.once,
         )
+        if items:
+            log.info("claimed %s", ", ".join(f"{i.key}/c{i.work_class}" for i in items[:5]))
         for item in items:
             timeout = item.answer_timeout_seconds or settings.sip_answer_timeout_seconds
             try:
@@ -177,6 +208,8 @@ class WorkerProcess:
                     answer_timeout=timeout,
                     hold_seconds=item.hold_seconds,
                     no_media_seconds=settings.no_media_seconds if item.kind == "dial" else 0.0,
+                    group=item.conference_id,
+                    work_class=item.work_class,
                 )
             )
         return len(items)
@@ -225,9 +258,17 @@ class WorkerProcess:
             if self.unwritten:
                 self.queue.record(self.unwritten)
             self.queue.reap(dead_owner=self.owner)
+            self.queue.unregister()
         except SQLAlchemyError as error:
             log.warning("could not hand back work on exit: %s", error)
         self.queue.engine.dispose()
+
+
+def _slow(step: str, since: float) -> None:
+    """A turn of the loop that took long delays every claim (a redial waits on it)."""
+    took = time.monotonic() - since
+    if took > SLOW_STEP_SECONDS:
+        log.warning("%s took %.2f s", step, took)
 
 
 def _die_with_parent() -> None:

@@ -4,17 +4,24 @@ all defined in bridge/engine/events.py.
 
 pjsua2 facts this relies on (SPEC §5): no sound device, so the null device after libStart;
 threadCnt = 0 and mainThreadOnly, with libHandleEvents pumped by the thread that created the
-endpoint, so every callback runs on that thread; at most 4 calls at once per process; a burst
-of calls exhausts the socket table and aborts the process, so INVITEs are paced by a token
-bucket; a Call object is referenced until it is DISCONNECTED and dropped right after.
+endpoint, so every callback runs on that thread; a Call object is referenced until it is
+DISCONNECTED and dropped right after. The calls a process may hold are read from the loaded
+library after libInit (pjsua clamps maxCalls to its PJSUA_MAX_CALLS: 512 in the server build,
+4 in the PyPI wheel) and a call is started only while a slot is free, so pjsua2 never refuses
+one with PJ_ETOOMANY. INVITEs are paced by a token bucket (the wheel's 64-handle socket table
+aborts the process on a burst), recovery first. Calls of one conference are mixed in pjsua2's
+conference bridge: each transmits to every other.
 """
 
 import contextlib
+import ctypes
+import heapq
+import itertools
 import logging
 import queue
+import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,12 +41,77 @@ from bridgedesk.clock import utcnow
 
 log = logging.getLogger("bridge.engine.sip")
 
-# How often connected calls are looked at (media counters, hold and answer deadlines).
-SAMPLE_SECONDS = 0.2
-# Media progress is reported at most this often per call (it becomes a database write).
-MEDIA_REPORT_SECONDS = 2.0
-# A call that pjsua2 refuses for want of a free slot is retried for this long.
+# How often connected calls' media is sampled (stream statistics, received level); deadlines
+# are looked at on every turn. Hundreds of calls a process: every sample is a few SWIG calls.
+SAMPLE_SECONDS = 1.0
+# Media is reported at most this often per call (it becomes a database write).
+MEDIA_REPORT_SECONDS = 4.0
+# A call that pjsua2 refuses for want of a free slot is retried for this long (it should
+# never happen: calls start only while the engine counts a free slot).
 SLOT_WAIT_SECONDS = 5.0
+# At or below this many calls per process the loaded pjsua2 is the PyPI wheel's default build.
+WHEEL_MAX_CALLS = 4
+# The wheel's socket table: pacing it may not exceed, whatever the settings say.
+WHEEL_DIALS_PER_SECOND, WHEEL_DIAL_BURST = 10.0, 4
+
+
+@dataclass(frozen=True)
+class LibraryLimits:
+    """What the loaded pjsua2 allows, read after libInit (None where it cannot be read)."""
+
+    max_calls: int | None
+    conf_ports: int | None
+
+
+class _Library:
+    """pjsua's C functions inside the loaded SWIG extension (pjsua2 does not expose them)."""
+
+    def __init__(self) -> None:
+        self._handle: ctypes.CDLL | None = None
+        self._loaded = False
+
+    def handle(self) -> ctypes.CDLL | None:
+        if not self._loaded:
+            self._loaded = True
+            extension = next(
+                (
+                    module
+                    for name, module in list(sys.modules.items())
+                    if name.endswith("_pjsua2") and getattr(module, "__file__", None)
+                ),
+                None,
+            )
+            if extension is not None:
+                with contextlib.suppress(OSError):
+                    self._handle = ctypes.CDLL(extension.__file__)
+        return self._handle
+
+    def _int(self, name: str) -> int | None:
+        handle = self.handle()
+        function = getattr(handle, name, None) if handle is not None else None
+        return None if function is None else int(function())
+
+    def calls(self) -> int | None:
+        """Calls pjsua counts now (a slot is its until the call is fully gone)."""
+        return self._int("pjsua_call_get_count")
+
+    def limits(self) -> LibraryLimits:
+        return LibraryLimits(
+            self._int("pjsua_call_get_max_count"), self._int("pjsua_conf_get_max_ports")
+        )
+
+
+_LIBRARY = _Library()
+
+
+def read_library_limits() -> LibraryLimits:
+    """pjsua's own counts: the configured maxCalls as clamped by PJSUA_MAX_CALLS, and the
+    conference bridge's ports (after libInit). Where pjsua's symbols cannot be reached, the
+    default `UaConfig().maxCalls`, which pjsua sets to its compiled PJSUA_MAX_CALLS."""
+    limits = _LIBRARY.limits()
+    if limits.max_calls is None:
+        return LibraryLimits(int(pj.UaConfig().maxCalls), limits.conf_ports)
+    return limits
 
 
 class TokenBucket:
@@ -75,6 +147,8 @@ class _Tracked:
     final_reason: str = ""
     codec: str | None = None
     audio_index: int | None = None
+    audio: "pj.AudioMedia | None" = None  # the call's port in the conference bridge
+    rx_level_peak: int = 0  # highest received level since the last media report
     rtp_packets: int = 0
     media_seconds: float = 0.0
     last_sample_mono: float | None = None
@@ -117,7 +191,12 @@ class SipEngine:
     ) -> None:
         self.bind_host = bind_host
         self.ports = ports
+        # Asked for; `capacity` is what the loaded library really allows (set by `_start`).
         self.max_calls = max_calls
+        self.capacity = 0
+        self.module = ""
+        self.version = ""
+        self.tls = False
         self.bucket = TokenBucket(dials_per_second, dial_burst)
         self.emit = emit
         self.commands: queue.SimpleQueue[PlaceCall | HangUp] = queue.SimpleQueue()
@@ -125,12 +204,16 @@ class SipEngine:
         self.stopping = threading.Event()
         self.port: int | None = None
         self.startup_error: BaseException | None = None
-        self._pending: deque[tuple[float, PlaceCall]] = deque()
+        # Calls waiting for a slot or the pacing: (work class, order, queued at, command).
+        self._pending: list[tuple[int, int, float, PlaceCall]] = []
+        self._order = itertools.count()
         self._calls: dict[str, _Tracked] = {}  # every live Call, referenced until disconnected
+        self._groups: dict[int, set[str]] = {}  # conference -> keys of its calls
         self._account: pj.Account | None = None
         self._endpoint: pj.Endpoint | None = None
         self._null_port: pj.AudioMedia | None = None
         self._next_sample = 0.0
+        self._next_leak_report = 0.0
 
     # -- the commands other threads use (thread-safe: they only touch the queue) --
 
@@ -147,6 +230,14 @@ class SipEngine:
     def busy_calls(self) -> int:
         """Calls holding (or about to hold) a slot; read from other threads as an estimate."""
         return len(self._calls) + len(self._pending)
+
+    @property
+    def held_calls(self) -> int:
+        return len(self._calls)
+
+    def library_calls(self) -> int:
+        """pjsua's own count of taken slots (a plain read of its counter; 0 if unknown)."""
+        return _LIBRARY.calls() or 0
 
     # -- the endpoint's own thread --
 
@@ -167,6 +258,7 @@ class SipEngine:
                 sample = now >= self._next_sample
                 if sample:
                     self._next_sample = now + SAMPLE_SECONDS
+                    self._report_leaks(now)
                 self._check_calls(now, sample_media=sample)
                 self._drop_disconnected()
         finally:
@@ -186,7 +278,9 @@ class SipEngine:
         config.medConfig.threadCnt = 0
         endpoint.libInit(config)
         self._endpoint = endpoint
+        self._size_to_library(endpoint)
         self.port = self._bind_transport(endpoint)
+        self.tls = self._tls_transport(endpoint)
         endpoint.libStart()
         endpoint.audDevManager().setNullDev()
         account_config = pj.AccountConfig()
@@ -196,6 +290,47 @@ class SipEngine:
         account.create(account_config, True)
         self._account = account
         self._null_port = endpoint.audDevManager().getCaptureDevMedia()
+
+    def _size_to_library(self, endpoint: "pj.Endpoint") -> None:
+        """Capacity: the smaller of what was asked and what the library allows (its call
+        slots, and its conference bridge's ports less the null device's)."""
+        limits = read_library_limits()
+        self.version = endpoint.libVersion().full
+        library_calls = limits.max_calls if limits.max_calls is not None else WHEEL_MAX_CALLS
+        bounds = [self.max_calls, library_calls]
+        if limits.conf_ports is not None:
+            bounds.append(max(1, limits.conf_ports - 1))
+        self.capacity = max(1, min(bounds))
+        if library_calls <= WHEEL_MAX_CALLS:
+            self.module = "wheel"
+            self.bucket = TokenBucket(
+                min(self.bucket.rate, WHEEL_DIALS_PER_SECOND),
+                min(int(self.bucket.burst), WHEEL_DIAL_BURST),
+            )
+            log.error(
+                "pjsua2 %s is the PyPI wheel's build: %d calls per process and a 64-handle "
+                "socket table. This bridge holds %d legs per process; build the engine with "
+                "`make install` (SPEC §5) for hundreds.",
+                self.version, library_calls, self.capacity,
+            )  # fmt: skip
+        else:
+            self.module = "server build"
+            log.info(
+                "pjsua2 %s: %d calls per process allowed, %s conference ports; holding up to %d",
+                self.version, library_calls, limits.conf_ports, self.capacity,
+            )  # fmt: skip
+
+    def _tls_transport(self, endpoint: "pj.Endpoint") -> bool:
+        """A TLS transport for `sips:` targets, when the library was built with TLS."""
+        transport = pj.TransportConfig()
+        transport.boundAddress = self.bind_host
+        transport.port = 0
+        try:
+            endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, transport)
+        except pj.Error as error:
+            log.warning("no TLS transport (sips: targets cannot be dialed): %s", error.reason)
+            return False
+        return True
 
     def _bind_transport(self, endpoint: "pj.Endpoint") -> int:
         last: Exception | None = None
@@ -217,14 +352,16 @@ class SipEngine:
             except queue.Empty:
                 return
             if isinstance(command, PlaceCall):
-                self._pending.append((time.monotonic(), command))
+                entry = (command.work_class, next(self._order), time.monotonic(), command)
+                heapq.heappush(self._pending, entry)
             else:
                 self._hang_up(command.key)
 
     def _hang_up(self, key: str) -> None:
-        for index, (_, pending) in enumerate(self._pending):
+        for index, (_, _, _, pending) in enumerate(self._pending):
             if pending.key == key:
                 del self._pending[index]
+                heapq.heapify(self._pending)
                 now = utcnow()
                 self.emit(
                     _ended(
@@ -236,9 +373,25 @@ class SipEngine:
         if tracked is not None:
             self._end(tracked, "hangup", "hung up on request")
 
+    def _slots_in_use(self) -> int:
+        """Slots taken, as pjsua itself counts them when it can say: it may hold a call's
+        slot a while after DISCONNECTED (its media is released asynchronously)."""
+        library = _LIBRARY.calls()
+        return len(self._calls) if library is None else max(library, len(self._calls))
+
+    def _report_leaks(self, now: float) -> None:
+        library = _LIBRARY.calls()
+        if library is not None and library > len(self._calls) and now >= self._next_leak_report:
+            self._next_leak_report = now + 30
+            log.warning(
+                "pjsua holds %d call slots for calls already gone", library - len(self._calls)
+            )
+
     def _start_pending(self) -> None:
-        while self._pending and len(self._calls) < self.max_calls and self.bucket.take():
-            queued_at, command = self._pending.popleft()
+        # Only into a slot pjsua has free: a call is never refused with PJ_ETOOMANY.
+        while self._pending and self._slots_in_use() < self.capacity and self.bucket.take():
+            entry = heapq.heappop(self._pending)
+            _, _, queued_at, command = entry
             tracked = _Tracked(command)
             call = _Call(self._account, self, tracked)
             tracked.call = call
@@ -254,8 +407,13 @@ class SipEngine:
                 del self._calls[command.key]
                 tracked.call = None
                 no_slot = "TOOMANY" in str(error.reason).upper() or error.status == 70010
+                if no_slot:
+                    log.error(
+                        "pjsua2 refused a call: %s (%d held here, %s in pjsua)",
+                        error.reason, len(self._calls), _LIBRARY.calls(),
+                    )  # fmt: skip
                 if no_slot and time.monotonic() - queued_at < SLOT_WAIT_SECONDS:
-                    self._pending.appendleft((queued_at, command))
+                    heapq.heappush(self._pending, entry)
                     return
                 tracked.reported = True
                 self.emit(_ended(tracked, "failed", f"not dialed: {error.reason}"))
@@ -335,12 +493,36 @@ class SipEngine:
                 except pj.Error:
                     pass
                 try:
-                    # The null device's silence goes out, so the far end (and an echo) has RTP.
                     audio = call.getAudioMedia(media.index)
+                    # The null device's silence goes out, so the far end (and an echo) has RTP
+                    # even alone in its meeting. (pjsua2 measures a call's received level only
+                    # while another call listens to it: a site alone reads 0.)
                     self._null_port.startTransmit(audio)  # type: ignore[union-attr]
-                except pj.Error:
-                    pass
+                except pj.Error as error:
+                    log.warning("%s: no audio port: %s", tracked.command.key, error.reason)
+                    return
+                if tracked.audio is None:
+                    tracked.audio = audio
+                    self._mix(tracked)
                 return
+
+    def _mix(self, tracked: _Tracked) -> None:
+        """Connect the call both ways with every other call of its conference that has
+        audio: each site hears all the others (pjsua2's conference bridge sums them)."""
+        group = tracked.command.group
+        if group is None or tracked.audio is None:
+            return
+        members = self._groups.setdefault(group, set())
+        for key in members:
+            other = self._calls.get(key)
+            if other is None or other.audio is None or other.disconnected:
+                continue
+            try:
+                tracked.audio.startTransmit(other.audio)
+                other.audio.startTransmit(tracked.audio)
+            except pj.Error as error:
+                log.warning("mixing %s with %s failed: %s", tracked.command.key, key, error.reason)
+        members.add(tracked.command.key)
 
     # -- timers, on this thread --
 
@@ -377,9 +559,14 @@ class SipEngine:
         if tracked.audio_index is None or tracked.call is None:
             return
         try:
-            packets = tracked.call.getStreamStat(tracked.audio_index).rtcp.rxStat.pkt
+            stat = tracked.call.getStreamStat(tracked.audio_index)
         except pj.Error:
             return
+        rx = stat.rtcp.rxStat
+        packets = rx.pkt
+        if tracked.audio is not None:
+            with contextlib.suppress(pj.Error):
+                tracked.rx_level_peak = max(tracked.rx_level_peak, tracked.audio.getRxLevel())
         if tracked.last_sample_mono is not None and packets > tracked.rtp_packets:
             tracked.media_seconds += now - tracked.last_sample_mono
         if packets > tracked.rtp_packets:
@@ -389,13 +576,23 @@ class SipEngine:
         tracked.last_sample_mono = now
         if (
             tracked.command.hold_seconds is None
-            and packets > tracked.media_reported_packets
             and now - tracked.media_reported_mono >= MEDIA_REPORT_SECONDS
-            and tracked.last_media_at is not None
         ):
             tracked.media_reported_mono = now
             tracked.media_reported_packets = packets
-            self.emit(MediaSeen(tracked.command.key, tracked.last_media_at, packets))
+            expected = packets + rx.loss
+            self.emit(
+                MediaSeen(
+                    tracked.command.key,
+                    tracked.last_media_at,
+                    packets,
+                    tx_packets=stat.rtcp.txStat.pkt,
+                    loss_pct=round(100.0 * rx.loss / expected, 2) if expected else 0.0,
+                    jitter_ms=round(rx.jitterUsec.mean / 1000.0, 2),
+                    rx_level=tracked.rx_level_peak,
+                )
+            )
+            tracked.rx_level_peak = 0
 
     def _end(self, tracked: _Tracked, reason: str, detail: str) -> None:
         """Hang up (CANCEL before an answer, BYE after) and report at once: the outcome is
@@ -415,6 +612,12 @@ class SipEngine:
     def _drop_disconnected(self) -> None:
         for key in [k for k, tracked in self._calls.items() if tracked.disconnected]:
             tracked = self._calls.pop(key)
+            group = tracked.command.group
+            if group is not None and group in self._groups:
+                self._groups[group].discard(key)
+                if not self._groups[group]:
+                    del self._groups[group]
+            tracked.audio = None
             tracked.call = None  # the last reference: the Call goes now, not later
 
     def _shutdown(self) -> None:
@@ -435,6 +638,7 @@ class SipEngine:
             self._calls.clear()
             self._account = None
             self._null_port = None
+            self._groups.clear()
             endpoint.libDestroy()
             self._endpoint = None
 

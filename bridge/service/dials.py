@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.engine.classes import dial_class
 from bridge.models import Dial
 from bridge.service.probes import cause_for_status, check_purpose_and_timeout
 from bridgedesk.clock import utcnow
@@ -73,6 +74,10 @@ class DialView:
     detail: str | None = None
     rtp_packets_received: int = 0
     updated_at: datetime | None = None
+    tx_packets: int | None = None
+    loss_pct: float | None = None
+    jitter_ms: float | None = None
+    rx_level: int | None = None
 
 
 def dial_view(dial: Dial) -> DialView:
@@ -97,6 +102,10 @@ def dial_view(dial: Dial) -> DialView:
         detail=dial.detail,
         rtp_packets_received=dial.rtp_packets_received,
         updated_at=dial.updated_at,
+        tx_packets=dial.tx_packets,
+        loss_pct=dial.loss_pct,
+        jitter_ms=dial.jitter_ms,
+        rx_level=dial.rx_level,
     )
 
 
@@ -107,9 +116,12 @@ async def request_dial(
     purpose: str,
     leg_id: int | None = None,
     answer_timeout_seconds: float | None = None,
+    conference_id: int | None = None,
 ) -> DialView:
     """Queue a call to `sip_uri`; it stays up until the far end hangs up, media stops for
-    BRIDGEDESK_NO_MEDIA_SECONDS, or `request_hangup` is called.
+    BRIDGEDESK_NO_MEDIA_SECONDS, or `request_hangup` is called. Calls of one
+    `conference_id` are held by one engine process and hear each other; the purpose sets
+    the order the engine serves it in (recovery first).
 
     A URI the dial policy refuses (SPEC §5 "What may be dialed") does not raise: the dial is
     stored already ended ("undialable", with the reason), so the leg that asked fails with a
@@ -126,6 +138,8 @@ async def request_dial(
         sip_uri=sip_uri,
         purpose=purpose,
         leg_id=leg_id,
+        conference_id=conference_id,
+        work_class=int(dial_class(purpose)),
         answer_timeout_seconds=answer_timeout_seconds,
         status="queued",
         requested_at=now,
@@ -141,6 +155,12 @@ async def request_dial(
     session.add(dial)
     await session.flush()
     return dial_view(dial)
+
+
+async def undialable_reason(session: AsyncSession, sip_uri: str) -> str | None:
+    """Why `sip_uri` may not be dialed (no address at all, or the dial policy refuses it),
+    or None: the one check a leg makes before it asks for a call."""
+    return address_problem(sip_uri) or (await registry.dial_policy(session)).problem(sip_uri)
 
 
 async def request_hangup(session: AsyncSession, dial_id: int) -> None:

@@ -1,6 +1,7 @@
 """Launching: a conference's launch row and one video leg per held site, dialed at its start
 (and legs for sites added to a running conference)."""
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -11,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.models import Launch, Leg
 from bridge.service.bookings import ConferenceRef, SiteRef
 from bridge.service.leg_states import VIDEO, LegState, RecoveryPolicy, busy_elsewhere, dial_leg
+
+log = logging.getLogger(__name__)
 
 
 def held_site_ids(conferences: Iterable[ConferenceRef]) -> set[int]:
@@ -37,10 +40,32 @@ async def launch_conference(
         return None  # another scheduler launched it first
     origin = "adhoc" if conference.adhoc else "launch"
     for held in conference.sites:
+        if not held.held:
+            continue
         site = sites.get(held.site_id)
-        if held.held and site is not None:
-            await _new_video_leg(session, conference, site, held.speed_kbps, origin, now=now)
+        if site is None:  # vanished from the registry: nothing to dial, nothing else waits
+            log.warning("conference %s: site %s is gone; not dialed", conference.id, held.site_id)
+            continue
+        await _isolated_leg(session, conference, site, held.speed_kbps, origin, now=now)
     return launch
+
+
+async def _isolated_leg(
+    session: AsyncSession,
+    conference: ConferenceRef,
+    site: SiteRef,
+    speed_kbps: int,
+    origin: str,
+    *,
+    now: datetime,
+) -> None:
+    """One site's leg in its own savepoint: a site whose leg cannot be made is logged, and
+    the conference's other sites are dialed all the same."""
+    try:
+        async with session.begin_nested():
+            await _new_video_leg(session, conference, site, speed_kbps, origin, now=now)
+    except Exception:
+        log.exception("conference %s: the leg of site %s failed", conference.id, site.id)
 
 
 async def add_missing_legs(
@@ -61,7 +86,7 @@ async def add_missing_legs(
     for held in conference.sites:
         site = sites.get(held.site_id)
         if held.held and held.site_id not in have and site is not None:
-            await _new_video_leg(session, conference, site, held.speed_kbps, "add_site", now=now)
+            await _isolated_leg(session, conference, site, held.speed_kbps, "add_site", now=now)
             added += 1
     return added
 

@@ -36,15 +36,16 @@ class NetworkFault:
     conference_id: int
     site_id: int
     at: datetime
-    kind: str  # "dropped" | "failed"
+    kind: str  # "dropped" | "failed" | "lossy"
     cause: str
 
 
 async def network_faults_since(
     session: AsyncSession, since: datetime | None, until: datetime | None = None
 ) -> list[NetworkFault]:
-    """Video legs that dropped for a network cause (no media) and dials of a site's video
-    leg that failed for one, in [since, until), by `at`."""
+    """Video legs that dropped for a network cause (no media), dials of a site's video leg
+    that failed for one, and video legs whose packet loss passed the threshold ("lossy"),
+    in [since, until), by `at`."""
     dropped = select(IncidentRow).where(IncidentRow.kind == "dropped", IncidentRow.cause == NETWORK)
     failed = (
         select(LegAttempt)
@@ -56,12 +57,18 @@ async def network_faults_since(
             LegAttempt.cause == NETWORK,
         )
     )
+    # Columns, not rows: a caller's session may hold the leg with an older `lossy_at`.
+    lossy = select(Leg.id, Leg.conference_id, Leg.site_id, Leg.lossy_at).where(
+        Leg.kind == VIDEO, Leg.lossy_at.is_not(None)
+    )
     if since is not None:
         dropped = dropped.where(IncidentRow.began_at >= since)
         failed = failed.where(LegAttempt.ended_at >= since)
+        lossy = lossy.where(Leg.lossy_at >= since)
     if until is not None:
         dropped = dropped.where(IncidentRow.began_at < until)
         failed = failed.where(LegAttempt.ended_at < until)
+        lossy = lossy.where(Leg.lossy_at < until)
     faults = [
         NetworkFault(r.leg_id, r.conference_id, r.site_id, r.began_at, "dropped", r.cause)
         for r in await session.scalars(dropped)
@@ -70,6 +77,11 @@ async def network_faults_since(
         NetworkFault(a.leg_id, a.conference_id, a.site_id, a.ended_at, "failed", NETWORK)
         for a in await session.scalars(failed)
         if a.ended_at is not None
+    )
+    faults.extend(
+        NetworkFault(leg_id, conference_id, site_id, at, "lossy", NETWORK)
+        for leg_id, conference_id, site_id, at in (await session.execute(lossy)).all()
+        if at is not None
     )
     faults.sort(key=lambda f: (f.at, f.leg_id))
     return faults
@@ -227,6 +239,30 @@ class IncidentView:
 
 
 @dataclass(frozen=True)
+class MediaQuality:
+    """A leg's media from pjsua2's stream statistics (its current or last connection)."""
+
+    rx_packets: int
+    tx_packets: int
+    loss_pct: float
+    jitter_ms: float
+    # Peak received audio level over the last few seconds, 0-255 (pjsua2's getRxLevel).
+    rx_level: int
+
+
+def media_quality(leg: Leg) -> MediaQuality | None:
+    if leg.media_tx_packets is None and leg.media_rx_level is None:
+        return None
+    return MediaQuality(
+        rx_packets=leg.media_rx_packets or 0,
+        tx_packets=leg.media_tx_packets or 0,
+        loss_pct=leg.media_loss_pct or 0.0,
+        jitter_ms=leg.media_jitter_ms or 0.0,
+        rx_level=leg.media_rx_level or 0,
+    )
+
+
+@dataclass(frozen=True)
 class LegView:
     id: int
     site_id: int
@@ -247,6 +283,10 @@ class LegView:
     recovery_deadline: datetime | None
     incident: IncidentView | None
     incidents: list[IncidentView]
+    media: MediaQuality | None = None
+    # Why a leg that could not be dialed is failed.
+    cause: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -364,6 +404,9 @@ async def _legs_of(
                 recovery_deadline=current.recovery_deadline if waiting and current else None,
                 incident=current,
                 incidents=history,
+                media=media_quality(leg),
+                cause=leg.cause,
+                detail=leg.detail,
             )
         )
     return [ConferenceLegs(c, launches.get(c.id), views[c.id]) for c in conferences]

@@ -33,8 +33,12 @@ from bridge.service.supervision import (
     write_call_record,
 )
 from bridgedesk import outbox
+from bridgedesk.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+# Loss is judged once the call has sent this many packets (2 s of 20 ms audio).
+LOSS_MIN_PACKETS = 100
 
 
 async def supervise(
@@ -75,7 +79,16 @@ async def supervise(
         dials=await dials.get_dials(session, [leg.dial_id for leg in legs if leg.dial_id]),
     )
     for leg in legs:
-        await _advance(state, leg)
+        dial = state.dials.get(leg.dial_id) if leg.dial_id else None
+        if dial is not None and _quiet(state, leg, dial):
+            _copy_media(state, leg, dial)
+            continue
+        # One leg's failure is its own: logged with its id, the others still advance.
+        try:
+            async with session.begin_nested():
+                await _advance(state, leg)
+        except Exception:
+            log.exception("leg %s: supervision failed; the other legs go on", leg.id)
     for conference_id in conference_ids:
         launch = launches.get(conference_id)
         if launch is not None:
@@ -99,9 +112,46 @@ def _conference_stopped(state: SupervisionPass, leg: Leg) -> bool:
     return conference is None or conference.status not in RUNNING_STATUSES
 
 
+def _quiet(state: SupervisionPass, leg: Leg, dial: DialView) -> bool:
+    """Nothing but its media can change for this leg in this pass (most legs, most passes):
+    its call is still ringing or still up, no incident, its conference still on. Such legs
+    skip the savepoint and the queries, so a pass over hundreds of legs stays short and a
+    drop elsewhere is redialed at once."""
+    if leg.incident_id is not None or leg.state == LegState.ENDED or _conference_over(state, leg):
+        return False
+    if dial.status in ("queued", "dialing"):
+        stuck_at = dial.requested_at + state.policy.window
+        return leg.kind == AUDIO or leg.first_connected_at is not None or state.now < stuck_at
+    if dial.status == "connected":
+        return leg.connected_at is not None
+    return False
+
+
+def _copy_media(state: SupervisionPass, leg: Leg, dial: DialView) -> None:
+    """The connection's media quality onto the leg; loss past the threshold (over enough
+    packets to mean something) marks the leg lossy once: a network fault."""
+    if dial.rx_level is None and dial.tx_packets is None:
+        return
+    leg.media_rx_packets = dial.rtp_packets_received
+    leg.media_tx_packets = dial.tx_packets
+    leg.media_loss_pct = dial.loss_pct
+    leg.media_jitter_ms = dial.jitter_ms
+    leg.media_rx_level = dial.rx_level
+    threshold = get_settings().media_loss_threshold_pct
+    if (
+        leg.lossy_at is None
+        and dial.loss_pct is not None
+        and dial.loss_pct > threshold
+        and (dial.tx_packets or 0) >= LOSS_MIN_PACKETS
+    ):
+        leg.lossy_at = state.now
+        state.changes += 1
+
+
 async def _advance(state: SupervisionPass, leg: Leg) -> None:
     dial = state.dials.get(leg.dial_id) if leg.dial_id else None
     if dial is not None:
+        _copy_media(state, leg, dial)
         if dial.status == "connected" and leg.connected_at is None:
             await _connected(state, leg, dial)
         elif dial.status == "ended":
@@ -255,7 +305,9 @@ async def _redial(state: SupervisionPass, leg: Leg) -> None:
         purpose = leg.origin
     else:
         purpose = "redial"
-    await dial_leg(state.session, leg, purpose, now=state.now)
+    if not await dial_leg(state.session, leg, purpose, now=state.now):
+        state.changes += 1  # failed for good, or waiting for the target's redial limit
+        return
     if leg.state == LegState.DROPPED:
         set_state(state, leg, LegState.RECONNECTING)
     target = leg.incident_id

@@ -12,7 +12,7 @@ from bridge.service import legs
 from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
 from bridgedesk.settings import get_settings
-from tests.bridge.calls import connect, end, legs_of
+from tests.bridge.calls import connect, dial_of, end, legs_of
 from tests.conftest import PASSWORD, page_login
 
 T0 = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
@@ -146,3 +146,70 @@ async def test_the_interface_other_packages_read(db, dropped):
     )
     assert (incident.leg_id, incident.cause, incident.restored_at) == (board.id, "network", None)
     assert await legs.incidents(db, start=T0, end=T0 + timedelta(hours=1), conference_ids=[]) == []
+
+
+async def test_media_quality_is_shown_and_heavy_loss_is_a_network_fault(db, dropped, client_as):
+    """The engine's stream statistics on the leg (API and live page); loss past the
+    threshold, once the call has sent enough, counts as a network fault (recertification)."""
+    conference, _customer, scheduler = dropped
+    _board, lab = await legs_of(db, conference.id)
+    dial = await dial_of(db, lab)
+    measured = T0 + timedelta(minutes=12)
+    dial.rtp_packets_received, dial.tx_packets = 437, 500
+    dial.loss_pct, dial.jitter_ms, dial.rx_level = 12.5, 3.25, 41
+    await db.flush()
+    await at(measured)
+    with time_machine.travel(measured + timedelta(seconds=1), tick=False):
+        client = await client_as(scheduler)
+        answer = await client.get(f"/api/v1/conferences/{conference.id}/legs")
+    assert answer.status_code == 200, answer.text
+    board_out, lab_out = answer.json()["legs"]
+    assert lab_out["media"] == {
+        "rx_packets": 437, "tx_packets": 500, "loss_pct": 12.5, "jitter_ms": 3.25, "rx_level": 41,
+    }  # fmt: skip
+    assert board_out["media"] is None
+    faults = await legs.network_faults_since(db, measured)
+    assert [(f.leg_id, f.kind, f.at, f.cause) for f in faults] == [
+        (lab.id, "lossy", measured, "network")
+    ]
+    # Judged once: later reports change the figures, not the fault.
+    dial.loss_pct = 30.0
+    await db.flush()
+    await at(measured + timedelta(seconds=5))
+    assert len(await legs.network_faults_since(db, measured)) == 1
+
+
+async def test_light_loss_and_short_calls_are_not_faults(db, dropped):
+    conference, _customer, _scheduler = dropped
+    _board, lab = await legs_of(db, conference.id)
+    dial = await dial_of(db, lab)
+    dial.tx_packets, dial.loss_pct, dial.rx_level = 5000, 4.9, 0  # under the 5 % threshold
+    await db.flush()
+    await at(T0 + timedelta(minutes=12))
+    dial.tx_packets, dial.loss_pct = 60, 50.0  # heavy, but too few packets to judge
+    await db.flush()
+    await at(T0 + timedelta(minutes=12, seconds=5))
+    assert await legs.network_faults_since(db, T0 + timedelta(minutes=11)) == []
+
+
+async def test_redials_of_one_target_are_rate_limited(db, dropped):
+    """A site that answers and hangs up at once is not called in a tight loop: past
+    BRIDGEDESK_SIP_REDIALS_PER_TARGET_PER_MINUTE dials of its URI in a minute, the next
+    redial waits until the oldest is a minute old; a launch is never held back."""
+    from bridge.models import Dial
+    from bridge.service import leg_states
+
+    conference, _customer, _scheduler = dropped
+    _board, lab = await legs_of(db, conference.id)
+    now = T0 + timedelta(minutes=20)
+    limit = get_settings().sip_redials_per_target_per_minute
+    oldest = now - timedelta(seconds=50)
+    for i in range(limit):
+        db.add(Dial(sip_uri=lab.sip_uri, purpose="redial", status="ended",
+                    requested_at=oldest + timedelta(seconds=i), updated_at=now))  # fmt: skip
+    await db.flush()
+    lab.dial_id = None
+    assert await leg_states.dial_leg(db, lab, "redial", now=now) is False
+    assert lab.dial_id is None and lab.next_dial_at == oldest + timedelta(minutes=1)
+    assert await leg_states.dial_leg(db, lab, "launch", now=now) is True
+    assert lab.dial_id is not None

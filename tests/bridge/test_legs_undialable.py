@@ -8,7 +8,7 @@ import time_machine
 from sqlalchemy import select
 
 from bridge.jobs import launch_due_conferences_job, supervise_legs_job
-from bridge.models import Dial, Incident
+from bridge.models import Dial, Incident, LegAttempt
 from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
 from tests.bridge.calls import legs_of
@@ -48,20 +48,17 @@ async def test_an_undialable_site_fails_its_leg_with_a_cause_and_the_others_are_
         for d in (await db.scalars(select(Dial).execution_options(populate_existing=True))).all()
     }
     assert dials[good.dial_id].status == dials[elsewhere.dial_id].status == "queued"
+    # The bad legs are failed at once with the provider's cause and the policy's reason; no
+    # call is asked for, and nothing about them waits or retries.
     for leg, reason in ((bad_phone, "PSTN_GATEWAY"), (bad_meta, "does not call")):
-        dial = dials[leg.dial_id]
-        assert (dial.status, dial.end_reason, dial.cause) == (
-            "ended",
-            "undialable",
-            "technical_support",
-        )
-        assert reason in (dial.detail or "")
+        assert (leg.state, leg.cause, leg.dial_id) == ("failed", "technical_support", None)
+        assert leg.detail is not None and reason in leg.detail
+        attempt = await db.scalar(select(LegAttempt).where(LegAttempt.leg_id == leg.id))
+        assert attempt is not None
+        assert (attempt.cause, attempt.end_reason) == ("technical_support", "undialable")
     await at(T0 + timedelta(seconds=1))
     bad_phone, bad_meta, good = await legs_of(db, mixed.id)
-    assert bad_phone.state in ("dropped", "reconnecting") and good.state == "dialing"
-    incident = await db.scalar(select(Incident).where(Incident.leg_id == bad_phone.id))
-    # The provider's fault, never the site's network: no recertification follows.
-    assert incident is not None and (incident.kind, incident.cause) == (
-        "failed",
-        "technical_support",
-    )
+    assert bad_phone.state == "failed" and bad_phone.dial_id is None
+    assert good.state == "dialing"
+    # The provider's fault, never the site's network: no incident that would recertify it.
+    assert await db.scalar(select(Incident).where(Incident.leg_id == bad_phone.id)) is None

@@ -180,3 +180,14 @@ async def wait_for_dial(
         read, lambda v: v.status in statuses, within=within, what=f"dial {dial_id}"
     )
     return view
+
+
+@contextmanager
+def own_database(name: str) -> Iterator[str]:
+    """A database for one module's own engine: no other engine of the run claims its work
+    (every engine on a database competes for its queue, and homes follow the least loaded)."""
+    url = create_pg_database(name)
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)

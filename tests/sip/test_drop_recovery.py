@@ -5,144 +5,29 @@ A site that hangs up mid-call is redialed and connected again; a site that never
 gets its audio link (a second sipp) once the recovery window (shortened by configuration)
 has passed, and its contact chain is told in order, by mail through a real SMTP server."""
 
-import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
-from bridge.jobs import launch_due_conferences_job, supervise_legs_job
-from bridge.models import CallRecord, Incident, IncidentEvent, Launch, Leg, LegAttempt
+from bridge.models import CallRecord, Incident, IncidentEvent, Launch, LegAttempt
 from bridgedesk import outbox
-from bridgedesk.auth import actor_of
-from bridgedesk.clock import utcnow
-from bridgedesk.db import create_engine_for, database
-from bridgedesk.identity import Role
 from bridgedesk.models import OutboxMessage, User
-from bridgedesk.settings import get_settings
-from reservations.models import Conference, Customer, Site
-from reservations.service import booking
+from reservations.models import Conference, Customer
 from tests.mail import SmtpServer
+from tests.sip.conferences import book_now, jobs_on, legs, rows, run_jobs_until
 from tests.sip.conftest import session_on
 from tests.sip.sipp import sipp_uas
 
 pytestmark = pytest.mark.postgres
 
-# The 5-minute window and its backoff, shortened for the test (production stays at 300 s).
-RECOVERY_ENV = {
-    "BRIDGEDESK_RECOVERY_WINDOW_SECONDS": "4",
-    "BRIDGEDESK_REDIAL_BACKOFF_INITIAL_SECONDS": "0.5",
-    "BRIDGEDESK_REDIAL_BACKOFF_CAP_SECONDS": "1",
-    "BRIDGEDESK_CONTACT_CHAIN_STEP_SECONDS": "0",
-}
-
 
 @pytest.fixture
 async def jobs_on_engine_database(engine, monkeypatch) -> AsyncIterator[str]:
     """The jobs in this process work on the engine's committed database."""
-    for name, value in {**RECOVERY_ENV, "BRIDGEDESK_DATABASE_URL": engine.database_url}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    database.use(create_engine_for(engine.database_url))
-    try:
-        yield engine.database_url
-    finally:
-        await database.dispose()
-        get_settings.cache_clear()
-
-
-async def book_now(url: str, sites: list[dict[str, Any]]) -> int:
-    """A customer with the given sites and a conference of them starting in a second."""
-    tag = uuid.uuid4().hex[:6]
-    async with session_on(url) as session:
-        customer = Customer(
-            name=f"Drop test {tag}",
-            timezone="UTC",
-            billing_emails=[],
-            primary_contact={"name": "Pat Primary", "email": f"primary-{tag}@example.com"},
-            created_at=utcnow(),
-        )
-        session.add(customer)
-        await session.flush()
-        rows = [
-            Site(
-                customer_id=customer.id,
-                name=site["name"],
-                kind="room",
-                timezone="UTC",
-                sip_uri=site["sip_uri"],
-                audio_uri=site.get("audio_uri"),
-                max_speed_kbps=768,
-                billing_zone="US",
-                contacts=site.get("contacts", []),
-                certification_state="certified",
-                created_at=utcnow(),
-            )
-            for site in sites
-        ]
-        session.add_all(rows)
-        scheduler = User(
-            email=f"scheduler-{tag}@example.com",
-            name="Sam Scheduler",
-            password_hash="-",
-            role=Role.SCHEDULER,
-            customer_id=customer.id,
-            active=True,
-            created_at=utcnow(),
-        )
-        session.add(scheduler)
-        await session.flush()
-        start = utcnow() + timedelta(seconds=1)
-        conference = await booking.book(
-            session,
-            booking.BookingRequest(
-                customer_id=customer.id,
-                title="Drop test",
-                leader_name="Lee",
-                start=start,
-                end=start + timedelta(minutes=30),
-                sites=[booking.SiteRequest(row.id) for row in rows],
-            ),
-            by=actor_of(scheduler),
-        )
-        return conference.id
-
-
-async def legs(url: str, conference_id: int) -> list[Leg]:
-    async with session_on(url) as session:
-        return list(
-            (
-                await session.scalars(
-                    select(Leg).where(Leg.conference_id == conference_id).order_by(Leg.id)
-                )
-            ).all()
-        )
-
-
-async def run_jobs_until(
-    url: str, conference_id: int, done: Callable[[list[Leg]], bool], *, within: float, what: str
-) -> list[Leg]:
-    """Launch and supervise, as the worker would, until `done(legs)` or the time is up."""
-    deadline = time.monotonic() + within
-    while True:
-        await launch_due_conferences_job()
-        await supervise_legs_job()
-        current = await legs(url, conference_id)
-        if current and done(current):
-            return current
-        if time.monotonic() > deadline:
-            states = [(leg.kind, leg.state, leg.dial_id) for leg in current]
-            raise AssertionError(f"{what}: not within {within} s; legs {states}")
-        await asyncio.sleep(0.1)
-
-
-async def rows(url: str, query: Any) -> list[Any]:
-    async with session_on(url) as session:
-        return list((await session.scalars(query)).all())
+    async with jobs_on(engine.database_url, monkeypatch) as url:
+        yield url
 
 
 async def test_a_site_that_hangs_up_mid_call_is_redialed_and_connected_again(

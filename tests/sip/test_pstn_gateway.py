@@ -14,9 +14,9 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database
 from bridgedesk.settings import get_settings
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.sip.conferences import RECOVERY_ENV, book_now, run_jobs_until
 from tests.sip.conftest import session_on, sip_engine, wait_for_dial, wait_for_probe
 from tests.sip.sipp import SippPeer, sipp_uas
-from tests.sip.test_drop_recovery import RECOVERY_ENV, book_now, run_jobs_until
 
 pytestmark = pytest.mark.postgres
 
