@@ -54,6 +54,7 @@ from monitoring.service import (
     report_renditions,
     service_report,
     sla,
+    ticket_handling,
     tickets,
     uptime,
 )
@@ -196,7 +197,9 @@ async def get_ticket(ticket_id: Id, db: Db, actor: CurrentActor) -> TicketDetail
 
 @router.post("/tickets/{ticket_id}/respond")
 async def respond(ticket_id: Id, body: RespondIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
-    ticket = await tickets.respond(db, ticket_id, note=body.note, severity=body.severity, by=actor)
+    ticket = await ticket_handling.respond(
+        db, ticket_id, note=body.note, severity=body.severity, by=actor
+    )
     return await _detail(db, ticket)
 
 
@@ -204,29 +207,31 @@ async def respond(ticket_id: Id, body: RespondIn, db: Db, actor: CurrentActor) -
 async def post_update(
     ticket_id: Id, body: UpdateIn, db: Db, actor: CurrentActor
 ) -> TicketDetailOut:
-    return await _detail(db, await tickets.post_update(db, ticket_id, note=body.note, by=actor))
+    return await _detail(
+        db, await ticket_handling.post_update(db, ticket_id, note=body.note, by=actor)
+    )
 
 
 @router.post("/tickets/{ticket_id}/escalate")
 async def escalate(ticket_id: Id, body: EscalateIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
-    ticket = await tickets.escalate(db, ticket_id, tier=body.tier, note=body.note, by=actor)
+    ticket = await ticket_handling.escalate(db, ticket_id, tier=body.tier, note=body.note, by=actor)
     return await _detail(db, ticket)
 
 
 @router.post("/tickets/{ticket_id}/wait")
 async def wait(ticket_id: Id, body: NoteIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
-    ticket = await tickets.wait_on_customer(db, ticket_id, note=body.note, by=actor)
+    ticket = await ticket_handling.wait_on_customer(db, ticket_id, note=body.note, by=actor)
     return await _detail(db, ticket)
 
 
 @router.post("/tickets/{ticket_id}/resume")
 async def resume(ticket_id: Id, body: NoteIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
-    return await _detail(db, await tickets.resume(db, ticket_id, note=body.note, by=actor))
+    return await _detail(db, await ticket_handling.resume(db, ticket_id, note=body.note, by=actor))
 
 
 @router.post("/tickets/{ticket_id}/resolve")
 async def resolve(ticket_id: Id, body: ResolveIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
-    ticket = await tickets.resolve(
+    ticket = await ticket_handling.resolve(
         db, ticket_id, closure_reason=body.closure_reason, note=body.note, by=actor
     )
     return await _detail(db, ticket)
@@ -234,7 +239,7 @@ async def resolve(ticket_id: Id, body: ResolveIn, db: Db, actor: CurrentActor) -
 
 @router.post("/tickets/{ticket_id}/reopen")
 async def reopen(ticket_id: Id, body: NoteIn, db: Db, actor: CurrentActor) -> TicketDetailOut:
-    return await _detail(db, await tickets.reopen(db, ticket_id, note=body.note, by=actor))
+    return await _detail(db, await ticket_handling.reopen(db, ticket_id, note=body.note, by=actor))
 
 
 @router.post("/tickets/{ticket_id}/work")
