@@ -1,38 +1,28 @@
-"""The monitoring package's JSON API under /api/v1: thin handlers over its service."""
+"""The monitoring API's help-desk ticket routes under /api/v1 (opening, reading, working
+a ticket, best-effort work and consent, waiting on a patch) and the SLA policies that set
+their clocks. Thin handlers over the service."""
 
 from dataclasses import asdict
 from typing import Annotated
 
-from anyio import to_thread
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
-from bridgedesk.errors import InvalidInput
 from bridgedesk.schemas import Id
-from monitoring.desk_schemas import AwaitPatchIn, ChargeOut, ConsentIn, WorkIn
-from monitoring.models import MaintenanceWindow, Ticket
-from monitoring.schemas import (
+from monitoring.models import Ticket
+from monitoring.schemas.desk import AwaitPatchIn, ChargeOut, ConsentIn, WorkIn
+from monitoring.schemas.tickets import (
     BreachOut,
-    CallStatsOut,
     ClockOut,
-    Component,
     EscalateIn,
-    MonthText,
     NoteIn,
-    NoticeOut,
-    OutageIn,
-    OutageOut,
-    OutagePatch,
     PolicyAssignedOut,
     PolicyAssignIn,
     PolicyOut,
-    ReportIntervalOut,
     ResolveIn,
     RespondIn,
-    ServiceReportOut,
     TargetOut,
     TicketDetailOut,
     TicketEventOut,
@@ -41,124 +31,10 @@ from monitoring.schemas import (
     TicketsOut,
     TicketStatus,
     UpdateIn,
-    UptimeOut,
-    WindowIn,
-    WindowOut,
-    WindowPatch,
 )
-from monitoring.service import (
-    best_effort,
-    callstats,
-    defects,
-    maintenance,
-    report_renditions,
-    service_report,
-    sla,
-    ticket_handling,
-    tickets,
-    uptime,
-)
+from monitoring.service import best_effort, defects, sla, ticket_handling, tickets
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
-
-
-@router.get("/uptime")
-async def get_uptime(
-    db: Db, actor: CurrentActor, month: MonthText, component: Component
-) -> UptimeOut:
-    report = await uptime.monthly_report(db, component, month)
-    figures = asdict(report)
-    figures["intervals"] = [
-        ReportIntervalOut(**{**asdict(i), "counted_minutes": float(i.counted_minutes)})
-        for i in report.intervals
-    ]
-    return UptimeOut(**figures)
-
-
-@router.post("/outages", status_code=201)
-async def record_outage(body: OutageIn, db: Db, actor: CurrentActor) -> OutageOut:
-    data = uptime.ManualOutage(body.component, body.start, body.end, body.force_majeure, body.note)
-    return OutageOut.from_model(await uptime.record_outage(db, data, by=actor))
-
-
-@router.get("/outages")
-async def list_outages(
-    db: Db,
-    actor: CurrentActor,
-    component: Component | None = None,
-    month: MonthText | None = None,
-) -> list[OutageOut]:
-    found = await uptime.list_outages(db, by=actor, component=component, month=month)
-    return [OutageOut.from_model(o) for o in found]
-
-
-@router.patch("/outages/{outage_id}")
-async def classify_outage(
-    outage_id: Id, body: OutagePatch, db: Db, actor: CurrentActor
-) -> OutageOut:
-    outage = await uptime.classify_outage(
-        db, outage_id, force_majeure=body.force_majeure, note=body.note, by=actor
-    )
-    return OutageOut.from_model(outage)
-
-
-async def _window_out(db: AsyncSession, window: MaintenanceWindow) -> WindowOut:
-    out = WindowOut.from_model(window)
-    out.notices = [NoticeOut.from_model(n) for n in await maintenance.notices(db, window.id)]
-    return out
-
-
-@router.post("/maintenance-windows", status_code=201)
-async def create_window(body: WindowIn, db: Db, actor: CurrentActor) -> WindowOut:
-    data = maintenance.WindowData(
-        body.component, body.start, body.end, body.reason, body.notified_at
-    )
-    return await _window_out(db, await maintenance.create_window(db, data, by=actor))
-
-
-@router.get("/maintenance-windows")
-async def list_windows(
-    db: Db,
-    actor: CurrentActor,
-    component: Component | None = None,
-    upcoming: bool = False,
-    include_cancelled: bool = False,
-) -> list[WindowOut]:
-    found = await maintenance.list_windows(
-        db, component=component, upcoming_only=upcoming, include_cancelled=include_cancelled
-    )
-    return [await _window_out(db, w) for w in found]
-
-
-@router.patch("/maintenance-windows/{window_id}")
-async def move_window(window_id: Id, body: WindowPatch, db: Db, actor: CurrentActor) -> WindowOut:
-    window = await maintenance.move_window(
-        db, window_id, start=body.start, end=body.end, reason=body.reason, by=actor
-    )
-    return await _window_out(db, window)
-
-
-@router.delete("/maintenance-windows/{window_id}")
-async def cancel_window(window_id: Id, db: Db, actor: CurrentActor) -> WindowOut:
-    return await _window_out(db, await maintenance.cancel_window(db, window_id, by=actor))
-
-
-@router.get("/call-stats")
-async def call_stats(
-    db: Db, actor: CurrentActor, month: MonthText, customer_id: Id | None = None
-) -> CallStatsOut:
-    chosen = customer_id if customer_id is not None else actor.customer_id
-    if chosen is None:
-        raise InvalidInput("customer_id is required.")
-    found = await callstats.customer_month(db, chosen, month, by=actor)
-    return CallStatsOut.model_validate(
-        {
-            "customer_id": found.customer_id,
-            "month": found.month,
-            "timezone": found.timezone,
-            **asdict(found.stats),
-        }
-    )
 
 
 @router.post("/tickets", status_code=201)
@@ -298,35 +174,3 @@ async def assign_policy(
 ) -> PolicyAssignedOut:
     policy_id = await sla.assign_policy(db, customer_id, body.policy_id, by=actor)
     return PolicyAssignedOut(customer_id=customer_id, policy_id=policy_id)
-
-
-# The monthly service report: every commitment with its target, value and evidence.
-
-
-@router.get("/customers/{customer_id}/service-report")
-async def read_service_report(
-    customer_id: Id, db: Db, actor: CurrentActor, month: MonthText
-) -> ServiceReportOut:
-    return ServiceReportOut.from_model(await service_report.build(db, customer_id, month, by=actor))
-
-
-@router.get("/customers/{customer_id}/service-report.html", response_class=HTMLResponse)
-async def service_report_html(
-    customer_id: Id, db: Db, actor: CurrentActor, month: MonthText
-) -> HTMLResponse:
-    report = await service_report.build(db, customer_id, month, by=actor)
-    return HTMLResponse(report_renditions.report_html(report))
-
-
-@router.get("/customers/{customer_id}/service-report.pdf", response_class=Response)
-async def service_report_pdf(
-    customer_id: Id, db: Db, actor: CurrentActor, month: MonthText
-) -> Response:
-    report = await service_report.build(db, customer_id, month, by=actor)
-    pdf = await to_thread.run_sync(report_renditions.report_pdf, report)
-    name = report_renditions.report_filename(report)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
