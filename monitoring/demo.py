@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Actor
 from monitoring.models import MonitoredSpan, Outage, SlaPolicy, Ticket
-from monitoring.service import contracts, maintenance, sla, tickets, uptime
+from monitoring.service import contracts, maintenance, sla, ticket_handling, tickets, uptime
 from reservations.models import Customer
 from reservations.service import registry
 
@@ -115,11 +115,11 @@ async def load(session: AsyncSession, admin: Actor) -> None:
             by=admin,
         )
         if step in ("respond", "resolve"):
-            await tickets.respond(
+            await ticket_handling.respond(
                 session, ticket.id, note="Looking into it", severity=None, by=admin
             )
         if step == "resolve":
-            await tickets.resolve(
+            await ticket_handling.resolve(
                 session,
                 ticket.id,
                 closure_reason="solved_without_code_change",

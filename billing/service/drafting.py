@@ -25,14 +25,11 @@ from billing.service.periods import month_bounds, parse_period
 from billing.service.plans import plans_by_customer
 from billing.service.rating import (
     NoPlanInForce,
-    Plan,
     RatedConference,
     SiteInfo,
     from_minor,
     money_str,
-    plan_in_force,
     rate_conference,
-    round_line,
     to_minor,
 )
 from billing.service.roles import require_runner
@@ -167,43 +164,6 @@ async def _pending_credit_memos(
     return found
 
 
-def extra_charge_line(charge: extras.ExtraCharge, currency: str, zone: ZoneInfo) -> dict[str, Any]:
-    """A line of its own (ticket, date, minutes, amount), rounded once like every line."""
-    return {
-        "key": charge.key,
-        "kind": charge.kind,
-        "reference": charge.reference,
-        "description": charge.description,
-        "date": charge.occurred_at.astimezone(zone).date().isoformat(),
-        "minutes": charge.minutes,
-        "amount": money_str(round_line(charge.amount, currency), currency),
-    }
-
-
-def _extra_lines(
-    charges: Sequence[extras.ExtraCharge],
-    plans: Sequence[Plan],
-    zone: ZoneInfo,
-    result: "RunResult",
-    name: str,
-) -> tuple[list[dict[str, Any]], str | None, int]:
-    """The customer's extra lines in their plan's currency, and their sum in minor units."""
-    lines: list[dict[str, Any]] = []
-    currency: str | None = None
-    total = 0
-    for charge in charges:
-        try:
-            plan = plan_in_force(plans, charge.occurred_at, zone)
-        except NoPlanInForce:
-            result.problems.append(f"{name}: {charge.reference} has no rate plan in force")
-            continue
-        currency = plan.currency
-        line = extra_charge_line(charge, currency, zone)
-        lines.append(line)
-        total += to_minor(Decimal(line["amount"]), currency)
-    return lines, currency, total
-
-
 def credit_memo_line(memo: CreditMemo, invoice_number: str | None) -> dict[str, Any]:
     return {
         "id": memo.id,
@@ -322,11 +282,11 @@ async def run_month(
     for customer in customers:
         lines = by_customer.get(customer.id, [])
         draft = drafts.get(customer.id)
-        extra_lines, extra_currency, extra_total = _extra_lines(
+        extra_lines, extra_currency, extra_total = extras.invoice_lines(
             extra_charges.get(customer.id, []),
             plans.get(customer.id, []),
             zones[customer.id],
-            result,
+            result.problems,
             customer.name,
         )
         if not lines and not extra_lines:

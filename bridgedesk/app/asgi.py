@@ -40,8 +40,10 @@ from bridgedesk.settings import get_settings
 from bridgedesk.web import render_error
 from certification import api as certification_api
 from certification import pages as certification_pages
-from monitoring import api as monitoring_api
-from monitoring import desk_api
+from monitoring.api import desk as desk_api
+from monitoring.api import reports as monitoring_reports_api
+from monitoring.api import tickets as tickets_api
+from monitoring.api import uptime as uptime_api
 from monitoring.pages import dashboard as monitoring_pages
 from monitoring.pages import maintenance as maintenance_pages
 from reservations import api as reservations_api
@@ -178,7 +180,9 @@ def create_app(*, migrate_on_start: bool = True) -> FastAPI:
         reservations_api,
         certification_api,
         bridge_api,
-        monitoring_api,
+        uptime_api,
+        monitoring_reports_api,
+        tickets_api,
         desk_api,
         billing_api,
     ):

@@ -16,7 +16,7 @@ from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Actor
 from bridgedesk.web import render
 from monitoring.models import Ticket
-from monitoring.service import best_effort, breaches, defects, phone_queue, tickets
+from monitoring.service import best_effort, breaches, defects, phone_queue, ticket_handling, tickets
 from monitoring.service.contracts import BEST_EFFORT_TERMS, contract_number
 from monitoring.service.sla import SEVERITIES
 from reservations.service import registry
@@ -175,19 +175,21 @@ async def ticket_action(
         raise tickets.TicketNotFound("No such action on a ticket.")
     text = _clean(note)
     if action == "respond":
-        await tickets.respond(db, ticket_id, note=text, severity=severity or None, by=actor)
+        await ticket_handling.respond(db, ticket_id, note=text, severity=severity or None, by=actor)
     elif action == "update":
         if text is None:
             raise InvalidInput("An update needs a note for the customer.")
-        await tickets.post_update(db, ticket_id, note=text, by=actor)
+        await ticket_handling.post_update(db, ticket_id, note=text, by=actor)
     elif action == "escalate":
-        await tickets.escalate(db, ticket_id, tier=tier or None, note=text, by=actor)
+        await ticket_handling.escalate(db, ticket_id, tier=tier or None, note=text, by=actor)
     elif action == "wait":
-        await tickets.wait_on_customer(db, ticket_id, note=text, by=actor)
+        await ticket_handling.wait_on_customer(db, ticket_id, note=text, by=actor)
     elif action == "resume":
-        await tickets.resume(db, ticket_id, note=text, by=actor)
+        await ticket_handling.resume(db, ticket_id, note=text, by=actor)
     elif action == "resolve":
-        await tickets.resolve(db, ticket_id, closure_reason=closure_reason, note=text, by=actor)
+        await ticket_handling.resolve(
+            db, ticket_id, closure_reason=closure_reason, note=text, by=actor
+        )
     elif action == "work":
         if minutes is None:
             raise InvalidInput("Say how many minutes of work to record.")
@@ -199,7 +201,7 @@ async def ticket_action(
             raise InvalidInput("Choose the defect whose patch the ticket waits for.")
         await defects.await_patch(db, ticket_id, defect_id=defect_id, note=text, by=actor)
     else:
-        await tickets.reopen(db, ticket_id, note=text, by=actor)
+        await ticket_handling.reopen(db, ticket_id, note=text, by=actor)
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 

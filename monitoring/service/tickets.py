@@ -1,6 +1,7 @@
 """Help-desk tickets: opening with the caller's details (checked against the customer's
-support contracts), the SLA clocks of the contract's or customer's policy, and the lifecycle
-(respond, update, escalate, wait, resume, resolve, reopen) as a timeline."""
+support contracts), the SLA clocks of the contract's or customer's policy, finding and listing
+tickets and reading their timeline. Working a ticket once open (respond, update, escalate,
+wait, resume, resolve, reopen) lives in `ticket_handling`."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridgedesk.clock import utcnow
 from bridgedesk.db import MAX_KEY
-from bridgedesk.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bridgedesk.errors import Forbidden, InvalidInput, NotFound
 from bridgedesk.identity import Actor, Role
 from monitoring.models import Ticket, TicketBreach, TicketEvent
 from monitoring.service.contracts import coverage_for
@@ -33,10 +34,6 @@ OPENERS = HANDLERS | {Role.SCHEDULER}
 
 class TicketNotFound(NotFound):
     message = "No such ticket."
-
-
-class TicketStateConflict(Conflict):
-    message = "The ticket is not in a state that allows this."
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ def add_event(
     )
 
 
-def _set_resolution_clock(ticket: Ticket, policy: Policy) -> None:
+def set_resolution_clock(ticket: Ticket, policy: Policy) -> None:
     ticket.resolve_by = policy.due(
         policy.targets[ticket.severity].resolve,
         ticket.clock_started_at or ticket.reported_at,
@@ -88,7 +85,7 @@ def _set_resolution_clock(ticket: Ticket, policy: Policy) -> None:
     )
 
 
-def _check_choice(value: str, choices: Sequence[str], name: str) -> str:
+def check_choice(value: str, choices: Sequence[str], name: str) -> str:
     if value not in choices:
         raise InvalidInput(f"{name} must be one of {', '.join(choices)}.")
     return value
@@ -98,10 +95,10 @@ async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> T
     if by.role not in OPENERS:
         raise Forbidden("Your role may not open help-desk tickets.")
     customer = await registry.get_customer(session, data.customer_id, by=by)
-    _check_choice(data.severity, SEVERITIES, "severity")
-    _check_choice(data.channel, CHANNELS, "channel")
+    check_choice(data.severity, SEVERITIES, "severity")
+    check_choice(data.channel, CHANNELS, "channel")
     if data.suggested_severity is not None:
-        _check_choice(data.suggested_severity, SEVERITIES, "suggested_severity")
+        check_choice(data.suggested_severity, SEVERITIES, "suggested_severity")
     now = utcnow()
     reported_at = data.reported_at or now
     if reported_at > now:
@@ -157,7 +154,7 @@ async def open_ticket(session: AsyncSession, data: NewTicket, *, by: Actor) -> T
         answered_at=answered_at,
         related_ticket_id=related.id if related is not None else None,
     )
-    _set_resolution_clock(ticket, policy)
+    set_resolution_clock(ticket, policy)
     session.add(ticket)
     await session.flush()
     add_event(session, ticket, "opened", by.name, data.summary, severity=data.severity)
@@ -231,7 +228,7 @@ async def list_tickets(
     if customer_id is not None:
         query = query.where(Ticket.customer_id == customer_id)
     if status is not None:
-        query = query.where(Ticket.status == _check_choice(status, STATUSES, "status"))
+        query = query.where(Ticket.status == check_choice(status, STATUSES, "status"))
     return (await session.scalars(query)).all()
 
 
@@ -253,160 +250,3 @@ async def breaches_of(session: AsyncSession, ticket: Ticket) -> Sequence[TicketB
             .order_by(TicketBreach.due_at, TicketBreach.id)
         )
     ).all()
-
-
-async def _handled(session: AsyncSession, ticket_id: int, by: Actor) -> Ticket:
-    ticket = await get_ticket(session, ticket_id, by=by, lock=True)
-    if by.role not in HANDLERS:
-        raise Forbidden("Only the help desk works tickets.")
-    return ticket
-
-
-def _require(ticket: Ticket, *statuses: str) -> None:
-    if ticket.status not in statuses:
-        raise TicketStateConflict(
-            f"The ticket is {ticket.status}; this needs it to be {' or '.join(statuses)}."
-        )
-
-
-def _close_pause(ticket: Ticket, now: datetime) -> None:
-    if ticket.paused_since is not None:
-        if now > ticket.paused_since:
-            ticket.pauses = [
-                *(ticket.pauses or []),
-                [ticket.paused_since.isoformat(), now.isoformat()],
-            ]
-        ticket.paused_since = None
-
-
-async def respond(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    note: str | None,
-    severity: str | None,
-    by: Actor,
-) -> Ticket:
-    """The desk's first answer; it may set the final severity, which re-runs the clocks."""
-    ticket = await _handled(session, ticket_id, by)
-    _require(ticket, "open")
-    policy = await load_policy(session, ticket.policy_id)
-    now = utcnow()
-    if severity is not None and severity != ticket.severity:
-        ticket.severity = _check_choice(severity, SEVERITIES, "severity")
-        if ticket.severity == "SL4":
-            await page_sl4_ticket(session, ticket)
-    ticket.status = "responded"
-    ticket.responded_at = now
-    if ticket.channel == "phone" and ticket.answered_at is None:
-        ticket.answered_at = now  # answering a waiting call takes it off the queue
-    ticket.last_update_at = now
-    ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
-    _set_resolution_clock(ticket, policy)
-    add_event(session, ticket, "responded", by.name, note, severity=ticket.severity)
-    await session.flush()
-    return ticket
-
-
-async def post_update(session: AsyncSession, ticket_id: int, *, note: str, by: Actor) -> Ticket:
-    """A progress update to the customer: the update-cadence clock starts again."""
-    ticket = await _handled(session, ticket_id, by)
-    _require(ticket, "responded", "waiting")
-    policy = await load_policy(session, ticket.policy_id)
-    now = utcnow()
-    ticket.last_update_at = now
-    ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
-    add_event(session, ticket, "updated", by.name, note)
-    await session.flush()
-    return ticket
-
-
-async def escalate(
-    session: AsyncSession, ticket_id: int, *, tier: str | None, note: str | None, by: Actor
-) -> Ticket:
-    ticket = await _handled(session, ticket_id, by)
-    _require(ticket, "open", "responded", "waiting")
-    target = next_tier(ticket.tier) if tier is None else _check_choice(tier, TIERS, "tier")
-    if TIERS.index(target) <= TIERS.index(ticket.tier):
-        raise TicketStateConflict(f"The ticket is already at tier {ticket.tier}.")
-    previous, ticket.tier = ticket.tier, target
-    add_event(session, ticket, "escalated", by.name, note, tier=target, previous=previous)
-    await session.flush()
-    return ticket
-
-
-async def wait_on_customer(
-    session: AsyncSession, ticket_id: int, *, note: str | None, by: Actor
-) -> Ticket:
-    """Pause the resolution clock until the customer answers."""
-    ticket = await _handled(session, ticket_id, by)
-    _require(ticket, "responded")
-    ticket.status = "waiting"
-    ticket.paused_since = utcnow()
-    ticket.resolve_by = None
-    add_event(session, ticket, "waiting", by.name, note)
-    await session.flush()
-    return ticket
-
-
-async def resume(session: AsyncSession, ticket_id: int, *, note: str | None, by: Actor) -> Ticket:
-    ticket = await _handled(session, ticket_id, by)
-    _require(ticket, "waiting")
-    policy = await load_policy(session, ticket.policy_id)
-    now = utcnow()
-    _close_pause(ticket, now)
-    ticket.status = "responded"
-    _set_resolution_clock(ticket, policy)
-    ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
-    add_event(session, ticket, "resumed", by.name, note)
-    await session.flush()
-    return ticket
-
-
-async def resolve(
-    session: AsyncSession,
-    ticket_id: int,
-    *,
-    closure_reason: str,
-    note: str | None,
-    by: Actor,
-) -> Ticket:
-    ticket = await _handled(session, ticket_id, by)
-    _require(ticket, "open", "responded", "waiting")
-    _check_choice(closure_reason, CLOSURE_REASONS, "closure_reason")
-    now = utcnow()
-    if ticket.status == "waiting":
-        policy = await load_policy(session, ticket.policy_id)
-        _close_pause(ticket, now)
-        _set_resolution_clock(ticket, policy)
-    if ticket.responded_at is None:
-        ticket.responded_at = now
-    ticket.status = "resolved"
-    ticket.resolved_at = now
-    ticket.closure_reason = closure_reason
-    ticket.next_update_by = None
-    add_event(session, ticket, "resolved", by.name, note, closure_reason=closure_reason)
-    await session.flush()
-    return ticket
-
-
-async def reopen(session: AsyncSession, ticket_id: int, *, note: str | None, by: Actor) -> Ticket:
-    """The customer (or the desk) says it is not fixed: the time it sat resolved does not
-    count against the desk, so it is a pause of the resolution clock."""
-    ticket = await get_ticket(session, ticket_id, by=by, lock=True)
-    if by.role not in OPENERS:
-        raise Forbidden("Your role may not reopen tickets.")
-    _require(ticket, "resolved")
-    policy = await load_policy(session, ticket.policy_id)
-    now = utcnow()
-    ticket.paused_since = ticket.resolved_at
-    _close_pause(ticket, now)
-    ticket.status = "responded"
-    ticket.resolved_at = None
-    ticket.closure_reason = None
-    ticket.last_update_at = now
-    ticket.next_update_by = policy.due(policy.targets[ticket.severity].update, now)
-    _set_resolution_clock(ticket, policy)
-    add_event(session, ticket, "reopened", by.name, note)
-    await session.flush()
-    return ticket

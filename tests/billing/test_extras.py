@@ -10,12 +10,14 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from sqlalchemy import select
 
 from billing.models import BilledExtra
+from billing.service import extras
 from bridgedesk.identity import Role
 
 WORKED = datetime(2026, 10, 20, 15, 0, tzinfo=UTC)  # 11:00 on 20 October in New York
@@ -172,3 +174,23 @@ async def test_a_ticket_under_contract_takes_no_charge(db, make_customer, client
     assert worked["work_minutes"] == 30 and worked["charge"] is None
     refused = await operator.post(f"/api/v1/tickets/{opened['id']}/charge-consent", json={})
     assert refused.status_code == 409, refused.text
+
+
+def test_a_charge_with_no_rate_plan_in_force_is_left_off_and_named():
+    """Finance is told of a charge it cannot price, rather than billing it in no currency."""
+    charge = extras.ExtraCharge(
+        key="desk-ticket-7",
+        customer_id=1,
+        occurred_at=WORKED,
+        kind="best_effort_support",
+        reference="Ticket #7",
+        description="Best-effort support: Training question",
+        minutes=11,
+        amount=Decimal("500"),
+    )
+    problems: list[str] = []
+    lines, currency, total = extras.invoice_lines(
+        [charge], [], ZoneInfo("America/New_York"), problems, "Acme"
+    )
+    assert (lines, currency, total) == ([], None, 0)
+    assert problems == ["Acme: Ticket #7 has no rate plan in force"]

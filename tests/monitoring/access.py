@@ -11,7 +11,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
 from bridgedesk.models import User
 from monitoring.models import SlaPolicy
-from monitoring.service import contracts, defects, maintenance, tickets, uptime
+from monitoring.service import contracts, defects, maintenance, ticket_handling, tickets, uptime
 from tests.access_rules import EVERYONE, PROVIDER, STAFF, Rule, World
 
 HANDLERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.TECHNICIAN})
@@ -103,11 +103,11 @@ async def prepare(world: World, request: pytest.FixtureRequest) -> None:
     action = route[1].rsplit("/", 1)[-1] if route else ""
     state = _TICKET_STATE.get(action, "open")
     if state in ("responded", "waiting"):
-        await tickets.respond(db, ticket.id, note=None, severity=None, by=admin)
+        await ticket_handling.respond(db, ticket.id, note=None, severity=None, by=admin)
     if state == "waiting":
-        await tickets.wait_on_customer(db, ticket.id, note=None, by=admin)
+        await ticket_handling.wait_on_customer(db, ticket.id, note=None, by=admin)
     if state == "resolved":
-        await tickets.resolve(
+        await ticket_handling.resolve(
             db, ticket.id, closure_reason="solved_without_code_change", note=None, by=admin
         )
     # A call waiting in the phone queue, a contract and an open defect.

@@ -10,7 +10,7 @@ import time_machine
 
 from bridgedesk.auth import actor_of
 from bridgedesk.identity import Role
-from monitoring.service import tickets
+from monitoring.service import ticket_handling, tickets
 from monitoring.service.desk_figures import month_desk_figures
 
 S = timedelta(seconds=1)
@@ -73,14 +73,14 @@ async def march(db, make_customer, make_user):
                 )
             )
         with time_machine.travel(EMAIL_AT + answer_after, tick=False):
-            await tickets.respond(db, emails[-1].id, note=None, severity=None, by=desk)
+            await ticket_handling.respond(db, emails[-1].id, note=None, severity=None, by=desk)
     # The first is also resolved within SL1's 8 hours; the second after them.
     with time_machine.travel(EMAIL_AT + timedelta(hours=2), tick=False):
-        await tickets.resolve(
+        await ticket_handling.resolve(
             db, emails[0].id, closure_reason="solved_without_code_change", note=None, by=desk
         )
     with time_machine.travel(EMAIL_AT + timedelta(hours=30), tick=False):
-        await tickets.resolve(
+        await ticket_handling.resolve(
             db, emails[1].id, closure_reason="solved_without_code_change", note=None, by=desk
         )
     return {"customer": customer, "other": other}

@@ -24,7 +24,14 @@ from bridgedesk.models import User
 from certification.models import CertificationSignOff, CertificationTest
 from certification.service import reports
 from monitoring.models import Ticket
-from monitoring.service import callstats, desk_figures, service_report, tickets, uptime
+from monitoring.service import (
+    callstats,
+    desk_figures,
+    service_report,
+    ticket_handling,
+    tickets,
+    uptime,
+)
 from reservations.models import Customer
 from reservations.service import confirmation
 
@@ -318,7 +325,7 @@ async def test_a_hand_built_month_is_judged_commitment_by_commitment(
         )
         await _at(
             reported + answered,
-            lambda ticket=ticket: tickets.respond(
+            lambda ticket=ticket: ticket_handling.respond(
                 db, ticket.id, note=None, severity=None, by=operator
             ),
         )

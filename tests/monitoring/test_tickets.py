@@ -17,7 +17,7 @@ from bridgedesk.errors import Conflict
 from bridgedesk.identity import Role
 from bridgedesk.models import OutboxMessage, User
 from monitoring.models import SlaPolicy, Ticket, TicketEvent
-from monitoring.service import tickets
+from monitoring.service import ticket_handling, tickets
 from monitoring.service.breaches import mark_breaches
 from reservations.models import Customer
 from tests.conftest import create_pg_database, drop_pg_database
@@ -269,7 +269,9 @@ async def test_two_desk_members_answering_at_once_take_turns():
         async def answer() -> str:
             async with sessions() as session, session.begin():
                 try:
-                    await tickets.respond(session, ticket.id, note="mine", severity=None, by=by)
+                    await ticket_handling.respond(
+                        session, ticket.id, note="mine", severity=None, by=by
+                    )
                 except Conflict:
                     return "refused"
                 await asyncio.sleep(0.3)  # hold the lock while the other one arrives

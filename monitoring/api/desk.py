@@ -1,4 +1,4 @@
-"""The help desk's JSON routes under /api/v1, beside monitoring.api's: support
+"""The help desk's own JSON routes under /api/v1: support
 contracts, the phone queue, the monthly desk figures and tier 3's defect list."""
 
 from fastapi import APIRouter
@@ -7,7 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridgedesk.auth import CurrentActor
 from bridgedesk.db import Db
 from bridgedesk.schemas import Id
-from monitoring.desk_schemas import (
+from monitoring.models import Defect
+from monitoring.schemas.common import MonthText
+from monitoring.schemas.desk import (
     ContractIn,
     ContractOut,
     ContractPatch,
@@ -20,8 +22,7 @@ from monitoring.desk_schemas import (
     QueueOut,
     ReleaseIn,
 )
-from monitoring.models import Defect
-from monitoring.schemas import MonthText, TicketOut
+from monitoring.schemas.tickets import TicketOut
 from monitoring.service import contracts, defects, desk_figures, phone_queue
 
 router = APIRouter(prefix="/api/v1", tags=["help desk"])
