@@ -19,7 +19,7 @@ from bridge.schemas import (
     StepPosition,
     StoredOut,
 )
-from bridge.service import cdrs, legs, probes, procedure
+from bridge.service import cdrs, leg_views, probes, procedure
 from bridgedesk.auth import CurrentActor, require_role
 from bridgedesk.db import MAX_KEY, Db
 from bridgedesk.identity import Actor, Role
@@ -74,7 +74,7 @@ Key = Annotated[int, Query(ge=1, le=MAX_KEY)]
 async def conference_legs(
     conference_id: ConferenceId, db: Db, actor: CurrentActor
 ) -> ConferenceLegsOut:
-    found = await legs.conference_legs(db, conference_id, by=actor)
+    found = await leg_views.conference_legs(db, conference_id, by=actor)
     return ConferenceLegsOut(
         conference_id=found.conference.id,
         conference_number=found.conference.number,

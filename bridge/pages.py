@@ -6,7 +6,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from bridge.service import legs, procedure
+from bridge.service import leg_views, procedure
 from bridgedesk.auth import require_role
 from bridgedesk.clock import utcnow
 from bridgedesk.db import Db
@@ -30,7 +30,7 @@ def _seconds_left(deadline: datetime | None, now: datetime) -> int | None:
 
 async def _panel(db: Db) -> dict[str, Any]:
     now = utcnow()
-    running = await legs.running_conferences(db)
+    running = await leg_views.running_conferences(db)
     incident_ids = [leg.incident.id for item in running for leg in item.legs if leg.incident]
     return {
         "running": running,

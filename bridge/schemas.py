@@ -7,7 +7,7 @@ from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bridge.service.cdrs import CallRecord
-from bridge.service.legs import LegView
+from bridge.service.leg_views import LegView
 from bridge.service.probes import (
     MAX_ANSWER_TIMEOUT_SECONDS,
     MAX_HOLD_SECONDS,

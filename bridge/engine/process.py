@@ -18,10 +18,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.engine.claims import WorkItem
 from bridge.engine.events import CallEnded, EngineEvent, PlaceCall
 from bridge.engine.options import OptionsOutcome, send_options
+from bridge.engine.results import OptionsDone
 from bridge.engine.sip import SipEngine
-from bridge.engine.work import OptionsDone, WorkItem, WorkQueue, make_engine, owner_name
+from bridge.engine.work import WorkQueue, make_engine, owner_name
 from bridgedesk.clock import utcnow
 from bridgedesk.settings import Settings, get_settings
 from bridgedesk.sip_uri import DialPolicy, UndialableUri

@@ -89,7 +89,7 @@ def plan_steps(
     """The procedure's steps in the seed's order; `connected` are the rooms still in the call,
     `others` every other site of the conference (their contacts are asked for another one).
 
-    The chain indexes follow `recovery.contact_chain`: the site's contacts, the scheduler,
+    The chain indexes follow `escalation.contact_chain`: the site's contacts, the scheduler,
     the primary contact."""
     steps: list[PlannedStep] = []
     chain = 0

@@ -148,7 +148,7 @@ async def test_opening_twice_writes_the_steps_once(db, conference):
 @pytest.mark.parametrize("contacts", [0, 1, 3])
 def test_the_plan_keeps_the_chain_indexes_of_drop_recovery(contacts):
     from bridge.service.bookings import ConferenceRef, Contact, SiteRef
-    from bridge.service.recovery import contact_chain
+    from bridge.service.escalation import contact_chain
 
     people = tuple(Contact(f"Tech {i}", f"t{i}@x.example") for i in range(contacts))
     site = SiteRef(1, 1, "Room", "sip:room@127.0.0.1", None, 768, people)

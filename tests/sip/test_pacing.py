@@ -1,7 +1,7 @@
 """The dial pacing rule on its own (no SIP): a token bucket lets `burst` INVITEs go at once
 and then `rate` a second, which is what keeps pjsua2's socket table from running out."""
 
-from bridge.engine.sip import TokenBucket
+from bridge.engine.endpoint import TokenBucket
 
 
 class Clock:
