@@ -116,14 +116,14 @@ def server(tmp_path: Path) -> Iterator[tuple[RunningServer, str, str, int]]:
 
 def sign_in(page: Page, email: str) -> None:
     sign_in_as(page, email)
-    expect(page.get_by_role("link", name="Billing")).to_be_visible()
+    expect(page.get_by_role("link", name="Billing", exact=True)).to_be_visible()
 
 
 def test_finance_explains_a_line_and_issues_the_draft(server, browser: Browser) -> None:
     running, period, number, ny_id = server
     page = browser.new_page(base_url=running.base_url, viewport={"width": 1300, "height": 900})
     sign_in(page, "finance@bridgedesk.example")
-    page.get_by_role("link", name="Billing").click()
+    page.get_by_role("link", name="Billing", exact=True).click()
     page.goto(f"/billing?month={period}")
     expect(page.get_by_role("heading", name=f"Invoices for {period}")).to_be_visible()
     page.get_by_role("link", name="Draft #").click()
@@ -149,5 +149,5 @@ def test_finance_explains_a_line_and_issues_the_draft(server, browser: Browser) 
     # The customer's billing user now sees the issued invoice (and only issued ones).
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, "billing@acme.example")
-    page.get_by_role("link", name="Billing").click()
+    page.get_by_role("link", name="Billing", exact=True).click()
     expect(page.get_by_role("link", name=f"INV-{year}-000001")).to_be_visible()
