@@ -42,8 +42,9 @@ def _database_url(name: str) -> str:
 
 
 @contextmanager
-def throwaway_database() -> Iterator[str]:
-    name = f"bridgedesk_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+def throwaway_database(prefix: str = "bridgedesk_bench") -> Iterator[str]:
+    """A fresh PostgreSQL database beside BRIDGEDESK_TEST_PG, dropped at the end (every bench)."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

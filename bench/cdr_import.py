@@ -13,13 +13,9 @@ Prints both rates (records/s) and their ratio; drops the database at the end.
 """
 
 import argparse
-import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,25 +24,13 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.booking import throwaway_database
 from tests.server_process import run_cli, running_server
 
-ADMIN_URL = os.environ.get("BRIDGEDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench-password"
 OPERATOR = "operator@bench.example"
 # Records start here and go back to back, one second each, alternating two sites.
 EPOCH = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
-
-
-@contextmanager
-def throwaway_database() -> Iterator[str]:
-    name = f"bridgedesk_bench_cdr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _ok(response: httpx.Response) -> Any:
@@ -116,7 +100,10 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=10_000)
     args = parser.parse_args()
     total = args.batches * args.records
-    with throwaway_database() as url, tempfile.TemporaryDirectory() as log_dir:
+    with (
+        throwaway_database("bridgedesk_bench_cdr") as url,
+        tempfile.TemporaryDirectory() as log_dir,
+    ):
         run_cli(url, "migrate")
         run_cli(url, "user", "add", OPERATOR, "--role", "operator", "--password", PASSWORD)
         with running_server(url, Path(log_dir)) as server:

@@ -26,9 +26,6 @@ import os
 import random
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -36,8 +33,8 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.booking import throwaway_database
 
-ADMIN_URL = os.environ.get("BRIDGEDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PERIOD = "2026-10"
 ZONES = ["America/New_York", "Europe/London", "Asia/Tokyo", "Pacific/Kiritimati", "UTC"]
 TIERS = [(384, "0.10"), (768, "0.20"), (1536, "0.35"), (2048, "0.50"), (None, "0.80")]
@@ -51,18 +48,6 @@ FEATURES = [
     {"code": "TRN", "name": "Transcription", "per": "minute", "price": "0.015"},
     {"code": "HD", "name": "HD video", "per": "site", "price": "2.50"},
 ]
-
-
-@contextmanager
-def throwaway_database() -> Iterator[str]:
-    name = f"bridgedesk_bench_invoices_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _copy(cursor: psycopg.Cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
@@ -352,7 +337,7 @@ def main() -> None:
     parser.add_argument("--conferences", type=int, default=100_000)
     parser.add_argument("--legs-per-conference", type=int, default=4)
     args = parser.parse_args()
-    with throwaway_database() as url:
+    with throwaway_database("bridgedesk_bench_invoices") as url:
         from bridgedesk.migrate import upgrade
 
         upgrade(url)

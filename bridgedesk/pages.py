@@ -23,8 +23,7 @@ from bridgedesk.auth import (
 )
 from bridgedesk.db import Db
 from bridgedesk.identity import Role
-from bridgedesk.settings import get_settings
-from bridgedesk.web import cookies_secure, render
+from bridgedesk.web import cookies_secure, render, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -111,14 +110,7 @@ async def login(
     secret, _ = await issue_token(db, user, kind="page")
     target = _safe_next(next) or HOME_BY_ROLE.get(Role(user.role), "/day")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        httponly=True,
-        samesite="lax",
-        secure=cookies_secure(request),
-        max_age=get_settings().token_hours * 3600,
-    )
+    set_session_cookie(response, request, secret)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 

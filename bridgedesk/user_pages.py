@@ -7,12 +7,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bridgedesk import users
-from bridgedesk.auth import SESSION_COOKIE, CurrentActor, issue_token, require_role
+from bridgedesk.auth import CurrentActor, issue_token, require_role
 from bridgedesk.db import MAX_KEY, Db
 from bridgedesk.errors import DomainError
 from bridgedesk.identity import CUSTOMER_ROLES, Actor, Role
-from bridgedesk.settings import get_settings
-from bridgedesk.web import cookies_secure, render
+from bridgedesk.web import render, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Actor, require_role(Role.ADMIN)]
@@ -173,12 +172,5 @@ async def change_own_password(
     # Every old session ended with the change; this browser continues on a fresh one.
     secret, _ = await issue_token(db, user, kind="page")
     response = RedirectResponse("/account?done=changed", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        httponly=True,
-        samesite="lax",
-        secure=cookies_secure(request),
-        max_age=get_settings().token_hours * 3600,
-    )
+    set_session_cookie(response, request, secret)
     return response

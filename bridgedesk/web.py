@@ -3,8 +3,9 @@
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from bridgedesk.auth import SESSION_COOKIE
 from bridgedesk.identity import Actor
 from bridgedesk.security_headers import CSP_NONCE
 from bridgedesk.settings import get_settings
@@ -15,6 +16,19 @@ def cookies_secure(request: Request) -> bool:
     """Cookies are `Secure` when the setting says so, and always on a request made over
     https (`bridgedesk serve` sets the setting from the address it listens on)."""
     return bool(get_settings().secure_cookies) or request.url.scheme == "https"
+
+
+def set_session_cookie(response: Response, request: Request, secret: str) -> None:
+    """The browser's page session: the token's secret, unreadable by scripts, sent on
+    same-site navigation, living as long as the token does."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=cookies_secure(request),
+        max_age=get_settings().token_hours * 3600,
+    )
 
 
 def render(

@@ -4,6 +4,7 @@ test, factories that return callables, and API clients signed in as each role.""
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,17 @@ def drop_pg_database(url: str) -> None:
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+@contextmanager
+def own_database(prefix: str) -> Iterator[str]:
+    """A fresh migrated PostgreSQL database for one test or module, dropped afterwards (its own,
+    so no other engine or server of the run competes for its work)."""
+    url = create_pg_database(prefix)
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
 
 
 @pytest.fixture(scope="session")

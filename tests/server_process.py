@@ -1,4 +1,5 @@
-"""Starting the real `bridgedesk serve` in a child process for tests that need a real server."""
+"""Starting the real `bridgedesk serve` (and `bridgedesk worker`) in child processes for tests
+that need a real server, and stopping them."""
 
 import os
 import signal
@@ -20,6 +21,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_bridgedesk(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`bridgedesk ARGS...` in a session (process group) of its own, its output into `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(BIN / "bridgedesk"), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def stop_group(process: subprocess.Popen[bytes], *, within: float = 20) -> None:
+    """SIGTERM to the process's group (it and its children), SIGKILL if it has not ended
+    within `within` seconds."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 @dataclass(frozen=True)
@@ -59,26 +84,10 @@ def running_server(
     port = free_port()
     log = log_dir / f"server-{port}.log"
     env = {**os.environ, "BRIDGEDESK_DATABASE_URL": database_url, **(extra_env or {})}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                str(BIN / "bridgedesk"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                *(() if access_log else ("--no-access-log",)),
-                "--log-level",
-                "info" if access_log else "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    quiet = () if access_log else ("--no-access-log",)
+    level = "info" if access_log else "warning"
+    process = start_bridgedesk([*serve, *quiet, "--log-level", level], env, log)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -96,12 +105,7 @@ def running_server(
             time.sleep(0.2)
         yield RunningServer(base_url, database_url, log, process.pid)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process)
 
 
 @contextmanager
@@ -116,21 +120,9 @@ def running_worker(
         "BRIDGEDESK_SIP_WORKERS": "0",
         **(extra_env or {}),
     }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(BIN / "bridgedesk"), "worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_bridgedesk(["worker"], env, log)
     try:
         yield process
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+            stop_group(process, within=40)

@@ -93,12 +93,16 @@ SITES_HINT = "Choose one or more sites to check whether they are free."
 async def _draft(
     db: AsyncSession, actor: Actor, form: BookingForm
 ) -> tuple[Customer, booking.BookingRequest] | str:
-    """The form's customer and times if complete enough to check; else what is missing."""
+    """The form's customer and times if complete enough to check, sites included; else what
+    is missing (both previews say the same while the form is incomplete)."""
     try:
         customer = await _booking_customer(db, actor, form)
-        return customer, form.to_request(customer)
+        draft = form.to_request(customer)
     except InvalidInput as incomplete:
         return incomplete.detail
+    if not draft.sites:
+        return SITES_HINT
+    return customer, draft
 
 
 async def _conflict_preview(db: AsyncSession, actor: Actor, form: BookingForm) -> dict[str, Any]:
@@ -107,8 +111,6 @@ async def _conflict_preview(db: AsyncSession, actor: Actor, form: BookingForm) -
     if isinstance(drafted, str):
         return {"hint": drafted}
     customer, draft = drafted
-    if not draft.sites:
-        return {"hint": SITES_HINT}
     try:
         found = await booking.preview_conflicts(db, draft, by=actor)
     except InvalidInput as refusal:
@@ -128,8 +130,6 @@ async def _series_preview(db: AsyncSession, actor: Actor, form: BookingForm) -> 
     if isinstance(drafted, str):
         return {"hint": drafted}
     customer, draft = drafted
-    if not draft.sites:
-        return {"hint": SITES_HINT}
     try:
         rule = form.rule()
         if rule is None:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.models import Dial, Leg
+from bridge.models import Dial, Incident, Leg
 from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.models import User
@@ -92,9 +92,28 @@ def yesterday_record(number: str, site_id: int) -> dict[str, object]:
     }
 
 
+async def dropped_past_window(db: AsyncSession, leg: Leg, now: datetime) -> Incident:
+    """The leg's site dropped 6 minutes before `now` for a network cause; its recovery window
+    ended a minute ago, when it fell back to audio. No contact told yet."""
+    incident = Incident(
+        leg_id=leg.id,
+        conference_id=leg.conference_id,
+        site_id=leg.site_id,
+        kind="dropped",
+        cause="network",
+        began_at=now - timedelta(minutes=6),
+        recovery_deadline=now - timedelta(minutes=1),
+        audio_fallback_at=now - timedelta(minutes=1),
+        contacts_notified=0,
+    )
+    db.add(incident)
+    await db.flush()
+    leg.incident_id = incident.id
+    return incident
+
+
 async def incident_with_procedure(db: AsyncSession, conference_id: int, site_id: int) -> int:
     """A site of the conference down past its window, its procedure opened: the incident id."""
-    from bridge.models import Incident
     from bridge.service import procedure
     from bridge.service.bookings import Contact, SiteRef
 
@@ -113,20 +132,7 @@ async def incident_with_procedure(db: AsyncSession, conference_id: int, site_id:
     )
     db.add(leg)
     await db.flush()
-    incident = Incident(
-        leg_id=leg.id,
-        conference_id=conference_id,
-        site_id=site_id,
-        kind="dropped",
-        cause="network",
-        began_at=now - timedelta(minutes=6),
-        recovery_deadline=now - timedelta(minutes=1),
-        audio_fallback_at=now - timedelta(minutes=1),
-        contacts_notified=0,
-    )
-    db.add(incident)
-    await db.flush()
-    leg.incident_id = incident.id
+    incident = await dropped_past_window(db, leg, now)
     site = SiteRef(
         site_id, 0, "Room", "sip:room@127.0.0.1", None, 768, (Contact("Tess", "t@x.example"),)
     )

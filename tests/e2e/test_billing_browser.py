@@ -17,15 +17,11 @@ from bridge.models import CallRecord
 from bridgedesk.db import sync_url
 from bridgedesk.models import User
 from reservations.models import Conference, Customer, Site, SiteHold
-from tests.e2e.browsing import CHROMIUM
+from tests.e2e.browsing import browser_marks
 from tests.e2e.browsing import sign_in as sign_in_as
 from tests.server_process import RunningServer, run_cli, running_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = browser_marks()
 
 
 def _quiet_month() -> tuple[str, datetime]:

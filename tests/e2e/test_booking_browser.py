@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.browsing import CHROMIUM
+from tests.e2e.browsing import browser_marks, demo_server
 from tests.e2e.browsing import sign_in as sign_in_as
-from tests.server_process import RunningServer, run_cli, running_server
+from tests.server_process import RunningServer
 
 # From `bridgedesk demo`: Acme's scheduler and one of Acme's sites, which the demo books only
 # 3 and 8 days ahead; the test books 12 days ahead.
@@ -20,18 +20,12 @@ SCHEDULER = "scheduler@acme.example"
 SITE = "Denver Lab"
 ACME_ZONE = ZoneInfo("America/New_York")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
-    database_url = f"sqlite:///{tmp_path / 'bridgedesk.db'}"
-    run_cli(database_url, "demo")
-    with running_server(database_url, tmp_path) as running:
+    with demo_server(tmp_path) as running:
         yield running
 
 

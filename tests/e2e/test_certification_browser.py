@@ -6,12 +6,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.e2e.browsing import CHROMIUM, DEMO_PASSWORD, sign_in
+from tests.conftest import own_database
+from tests.e2e.browsing import DEMO_PASSWORD, api_as, browser_marks, sign_in
 from tests.server_process import RunningServer, run_cli, running_server
 from tests.sip.conftest import sip_engine
 from tests.sip.sipp import sipp_uas
@@ -20,34 +19,22 @@ from tests.sip.sipp import sipp_uas
 TECHNICIAN = "technician@bridgedesk.example"
 SITE = "London Partner Suite"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.postgres,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = browser_marks(pytest.mark.postgres)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
     """Demo data on a committed PostgreSQL database, the web server and the SIP engine on it."""
-    url = create_pg_database("bridgedesk_e2e_cert")
-    try:
+    with own_database("bridgedesk_e2e_cert") as url:
         run_cli(url, "demo")
         env = {"BRIDGEDESK_CERTIFICATION_MEDIA_SECONDS": "1.5"}
         with sip_engine(url, processes=1), running_server(url, tmp_path, extra_env=env) as web:
             yield web
-    finally:
-        drop_pg_database(url)
 
 
 def point_site_at(server: RunningServer, sip_uri: str) -> int:
     """The site's SIP URI becomes sipp's, through the API as the technician."""
-    with httpx.Client(base_url=server.base_url, timeout=10) as api:
-        token = api.post(
-            "/api/v1/auth/token", json={"email": TECHNICIAN, "password": DEMO_PASSWORD}
-        ).json()["access_token"]
-        api.headers["Authorization"] = f"Bearer {token}"
+    with api_as(server.base_url, TECHNICIAN, DEMO_PASSWORD) as api:
         site = next(s for s in api.get("/api/v1/sites").json() if s["name"] == SITE)
         patched = api.patch(f"/api/v1/sites/{site['id']}", json={"sip_uri": sip_uri})
         assert patched.status_code == 200, patched.text

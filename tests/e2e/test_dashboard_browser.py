@@ -8,29 +8,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
 from monitoring.demo import DEMO_FORCE_MAJEURE, DEMO_OUTAGE
 from monitoring.service.uptime import month_span
-from tests.e2e.browsing import CHROMIUM, DEMO_PASSWORD, sign_in
-from tests.server_process import RunningServer, run_cli, running_server
+from tests.e2e.browsing import DEMO_PASSWORD, api_as, browser_marks, demo_server, sign_in
+from tests.server_process import RunningServer
 
 OPERATOR = "operator@bridgedesk.example"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
-    database_url = f"sqlite:///{tmp_path / 'bridgedesk.db'}"
-    run_cli(database_url, "demo")
-    with running_server(database_url, tmp_path) as running:
+    with demo_server(tmp_path) as running:
         yield running
 
 
@@ -48,15 +41,8 @@ def _last_month() -> tuple[str, Decimal]:
 
 
 def _api_figure(server: RunningServer, month: str) -> float:
-    with httpx.Client(base_url=server.base_url) as client:
-        token = client.post(
-            "/api/v1/auth/token", json={"email": OPERATOR, "password": DEMO_PASSWORD}
-        ).json()["access_token"]
-        report = client.get(
-            "/api/v1/uptime",
-            params={"month": month, "component": "bridge"},
-            headers={"Authorization": f"Bearer {token}"},
-        ).json()
+    with api_as(server.base_url, OPERATOR, DEMO_PASSWORD) as client:
+        report = client.get("/api/v1/uptime", params={"month": month, "component": "bridge"}).json()
     return float(report["availability_pct"])
 
 

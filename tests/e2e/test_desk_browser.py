@@ -8,25 +8,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.browsing import CHROMIUM, DEMO_PASSWORD, sign_in
-from tests.server_process import RunningServer, run_cli, running_server
+from tests.e2e.browsing import DEMO_PASSWORD, api_as, browser_marks, demo_server, sign_in
+from tests.server_process import RunningServer
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
-    database_url = f"sqlite:///{tmp_path / 'bridgedesk.db'}"
-    run_cli(database_url, "demo")
-    with running_server(database_url, tmp_path) as running:
+    with demo_server(tmp_path) as running:
         yield running
 
 
@@ -37,16 +30,8 @@ def _last_month() -> str:
 
 
 def _api_figures(server: RunningServer, month: str) -> dict[str, Any]:
-    with httpx.Client(base_url=server.base_url) as client:
-        token = client.post(
-            "/api/v1/auth/token",
-            json={"email": "operator@bridgedesk.example", "password": DEMO_PASSWORD},
-        ).json()["access_token"]
-        answer = client.get(
-            "/api/v1/desk/figures",
-            params={"month": month},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+    with api_as(server.base_url, "operator@bridgedesk.example", DEMO_PASSWORD) as client:
+        answer = client.get("/api/v1/desk/figures", params={"month": month})
     assert answer.status_code == 200, answer.text
     figures: dict[str, Any] = answer.json()
     return figures

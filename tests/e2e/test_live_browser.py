@@ -5,24 +5,20 @@ sipp sites on loopback: the Boardroom hangs up every few seconds and is redialed
 hangs up once and is gone, so its countdown runs down and its audio link (a third sipp)
 takes its place. The page follows all of it without being reloaded."""
 
-import os
 import random
 import re
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.e2e.browsing import CHROMIUM, sign_in
-from tests.server_process import BIN, RunningServer, run_cli, running_server
+from tests.conftest import own_database
+from tests.e2e.browsing import api_as, book_through_api, browser_marks, sign_in
+from tests.server_process import RunningServer, run_cli, running_server, running_worker
 from tests.sip.conftest import TEST_ENGINE_ENV
 from tests.sip.sipp import sipp_uas
 
@@ -39,21 +35,13 @@ WORKER_ENV = {
     "BRIDGEDESK_SUPERVISE_INTERVAL_SECONDS": "1",
 }
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.postgres,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = browser_marks(pytest.mark.postgres)
 
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    url = create_pg_database("bridgedesk_live")
-    try:
+    with own_database("bridgedesk_live") as url:
         yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture
@@ -69,84 +57,46 @@ def worker(database_url: str, server: RunningServer) -> Iterator[Path]:
     log = Path(tempfile.mkstemp(prefix="live-worker-", suffix=".log")[1])
     base = random.randrange(40000, 50000, 100)
     env = {
-        **os.environ,
         **WORKER_ENV,
-        "BRIDGEDESK_DATABASE_URL": database_url,
         "BRIDGEDESK_SIP_PORT_MIN": str(base),
         "BRIDGEDESK_SIP_PORT_MAX": str(base + 99),
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "bridgedesk"), "worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + 30
-        while "listening" not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(0.1)
-        yield log
+        with running_worker(database_url, log, extra_env=env) as process:
+            deadline = time.monotonic() + 30
+            while "listening" not in log.read_text(errors="replace"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker did not start:\n{log.read_text()[-4000:]}")
+                time.sleep(0.1)
+            yield log
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
         log.unlink(missing_ok=True)
 
 
 def book_now(base_url: str, board_uri: str, lab_uri: str, audio_uri: str) -> str:
     """Through the API as the operator: a customer, two sites, a conference starting now."""
-    with httpx.Client(base_url=base_url, timeout=10) as api:
-        token = api.post("/api/v1/auth/token", json={"email": OPERATOR, "password": PASSWORD})
-        api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        customer = api.post(
-            "/api/v1/customers",
-            json={
+    tess = [{"name": "Tess", "email": "tess@live.example"}]
+    with api_as(base_url, OPERATOR, PASSWORD) as api:
+        conference, _ = book_through_api(
+            api,
+            customer={
                 "name": "Live Customer",
-                "timezone": "UTC",
                 "billing_emails": ["ap@live.example"],
                 "primary_contact": {"name": "Pat", "phone": "1", "email": "pat@live.example"},
             },
-        ).json()["id"]
-        site_ids = []
-        for name, uri, audio in (("Boardroom", board_uri, None), ("Lab", lab_uri, audio_uri)):
-            site = api.post(
-                "/api/v1/sites",
-                json={
-                    "customer_id": customer,
-                    "name": name,
-                    "kind": "room",
-                    "timezone": "UTC",
-                    "sip_uri": uri,
-                    "audio_uri": audio,
-                    "max_speed_kbps": 768,
-                    "billing_zone": "US",
-                    "contacts": [{"name": "Tess", "email": "tess@live.example"}],
+            sites=[
+                {
+                    "name": "Boardroom",
+                    "sip_uri": board_uri,
+                    "audio_uri": None,
+                    "contacts": tess,
                 },
-            )
-            assert site.status_code == 201, site.text
-            site_ids.append(site.json()["id"])
-        start = datetime.now(UTC) + timedelta(seconds=3)
-        booked = api.post(
-            "/api/v1/conferences",
-            json={
-                "customer_id": customer,
-                "title": "Live robots",
-                "leader_name": "Lee",
-                "start": start.isoformat(),
-                "end": (start + timedelta(minutes=30)).isoformat(),
-                "sites": [{"site_id": i} for i in site_ids],
-            },
+                {"name": "Lab", "sip_uri": lab_uri, "audio_uri": audio_uri, "contacts": tess},
+            ],
+            title="Live robots",
+            start=datetime.now(UTC) + timedelta(seconds=3),
         )
-        assert booked.status_code == 201, booked.text
-        return str(booked.json()["number"])
+    return str(conference["number"])
 
 
 def leg_row(page: Page, site: str) -> object:

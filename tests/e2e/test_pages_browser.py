@@ -14,27 +14,20 @@ import icalendar
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.browsing import CHROMIUM, DEMO_PASSWORD, sign_in
-from tests.server_process import RunningServer, run_cli, running_server
+from tests.e2e.browsing import DEMO_PASSWORD, api_as, browser_marks, demo_server, sign_in
+from tests.server_process import RunningServer
 
 ADMIN = "admin@bridgedesk.example"
 OPERATOR = "operator@bridgedesk.example"
 SCHEDULER = "scheduler@acme.example"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     # One demo server for the module: the journeys below touch different users and records.
-    folder = tmp_path_factory.mktemp("pages")
-    database_url = f"sqlite:///{folder / 'bridgedesk.db'}"
-    run_cli(database_url, "demo")
-    with running_server(database_url, folder) as running:
+    with demo_server(tmp_path_factory.mktemp("pages")) as running:
         yield running
 
 
@@ -88,11 +81,7 @@ def test_admin_adds_a_user_who_signs_in_and_changes_their_password(
 
 def _book_tomorrow(server: RunningServer) -> tuple[str, datetime]:
     """A conference of Acme's, booked through the API, starting in about 30 hours."""
-    with httpx.Client(base_url=server.base_url) as client:
-        token = client.post(
-            "/api/v1/auth/token", json={"email": OPERATOR, "password": DEMO_PASSWORD}
-        ).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
+    with api_as(server.base_url, OPERATOR, DEMO_PASSWORD) as client:
         customer = next(c for c in client.get("/api/v1/customers").json() if "Acme" in c["name"])
         sites = client.get("/api/v1/sites", params={"customer_id": customer["id"]}).json()
         start = (datetime.now(UTC) + timedelta(hours=30)).replace(minute=0, second=0, microsecond=0)

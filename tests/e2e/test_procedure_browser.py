@@ -4,39 +4,30 @@ a site past its recovery window shows the seed's steps, and one click records an
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bridge.models import Incident, Launch, Leg
+from bridge.models import Launch, Leg
 from bridge.service import bookings, procedure
 from bridgedesk.db import create_engine_for
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.e2e.browsing import CHROMIUM, sign_in
+from tests.bridge.calls import dropped_past_window
+from tests.conftest import own_database
+from tests.e2e.browsing import api_as, book_through_api, browser_marks, sign_in
 from tests.server_process import RunningServer, run_cli, running_server
 
 OPERATOR, PASSWORD = "operator@procedure.example", "a-long-operator-password"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.server,
-    pytest.mark.postgres,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = browser_marks(pytest.mark.postgres)
 
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    url = create_pg_database("bridgedesk_procedure")
-    try:
+    with own_database("bridgedesk_procedure") as url:
         yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture
@@ -50,65 +41,27 @@ def server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
         yield running
 
 
-@contextmanager
-def _api(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=10) as api:
-        token = api.post("/api/v1/auth/token", json={"email": OPERATOR, "password": PASSWORD})
-        api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        yield api
-
-
 def book(base_url: str) -> tuple[int, int, int]:
     """A customer, the Boardroom (two technical contacts) and the Lab, a conference of both."""
-    with _api(base_url) as api:
-        customer = api.post(
-            "/api/v1/customers",
-            json={
+    technical = [
+        {"name": "Tess Tech", "email": "tess@procedure.example"},
+        {"name": "Nick Night", "phone": "+1 555 0101", "pager": "555 0102"},
+    ]
+    with api_as(base_url, OPERATOR, PASSWORD) as api:
+        conference, (board_id, lab_id) = book_through_api(
+            api,
+            customer={
                 "name": "Procedure Customer",
-                "timezone": "UTC",
                 "primary_contact": {"name": "Pat Primary", "email": "pat@procedure.example"},
             },
-        ).json()["id"]
-        sites = []
-        for name, contacts in (
-            (
-                "Boardroom",
-                [
-                    {"name": "Tess Tech", "email": "tess@procedure.example"},
-                    {"name": "Nick Night", "phone": "+1 555 0101", "pager": "555 0102"},
-                ],
-            ),
-            ("Lab", []),
-        ):
-            site = api.post(
-                "/api/v1/sites",
-                json={
-                    "customer_id": customer,
-                    "name": name,
-                    "kind": "room",
-                    "timezone": "UTC",
-                    "sip_uri": f"sip:{name.lower()}@127.0.0.1",
-                    "max_speed_kbps": 768,
-                    "billing_zone": "US",
-                    "contacts": contacts,
-                },
-            )
-            assert site.status_code == 201, site.text
-            sites.append(site.json()["id"])
-        start = datetime.now(UTC) + timedelta(minutes=2)
-        booked = api.post(
-            "/api/v1/conferences",
-            json={
-                "customer_id": customer,
-                "title": "Problem call",
-                "leader_name": "Lee",
-                "start": start.isoformat(),
-                "end": (start + timedelta(minutes=30)).isoformat(),
-                "sites": [{"site_id": i} for i in sites],
-            },
+            sites=[
+                {"name": name, "sip_uri": f"sip:{name.lower()}@127.0.0.1", "contacts": contacts}
+                for name, contacts in (("Boardroom", technical), ("Lab", []))
+            ],
+            title="Problem call",
+            start=datetime.now(UTC) + timedelta(minutes=2),
         )
-        assert booked.status_code == 201, booked.text
-        return booked.json()["id"], sites[0], sites[1]
+    return int(conference["id"]), board_id, lab_id
 
 
 async def _running_with_a_site_past_its_window(
@@ -145,20 +98,7 @@ async def _running_with_a_site_past_its_window(
                 )
                 session.add(legs[site_id])
             await session.flush()
-            incident = Incident(
-                leg_id=legs[board_id].id,
-                conference_id=conference_id,
-                site_id=board_id,
-                kind="dropped",
-                cause="network",
-                began_at=now - timedelta(minutes=6),
-                recovery_deadline=now - timedelta(minutes=1),
-                audio_fallback_at=now - timedelta(minutes=1),
-                contacts_notified=0,
-            )
-            session.add(incident)
-            await session.flush()
-            legs[board_id].incident_id = incident.id
+            incident = await dropped_past_window(session, legs[board_id], now)
             sites = await bookings.sites(session, [board_id, lab_id])
             conference = (await bookings.conferences(session, [conference_id]))[conference_id]
             await procedure.open_procedure(
@@ -216,7 +156,7 @@ def test_the_live_page_records_a_procedure_outcome_with_one_click(
         "Receptionist asked to page (Olga Operator)"
     )
     page.screenshot(path=tmp_path / "2-recorded.png", full_page=True)
-    with _api(server.base_url) as api:
+    with api_as(server.base_url, OPERATOR, PASSWORD) as api:
         body = api.get(f"/api/v1/incidents/{incident_id}/procedure").json()
     assert [(a["outcome"], a["made_by"]) for a in body["steps"][1]["attempts"]] == [
         ("receptionist_paged", "Olga Operator")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
-from reservations.models import Conference, SiteHold
+from reservations.models import Conference, Customer, SiteHold
 from tests.conftest import SignIn
 from tests.reservations.browsing import csrf_of
 
@@ -28,15 +28,14 @@ async def test_ad_hoc_from_the_day_view_goes_ahead_without_a_busy_site(
     sign_in: SignIn,
     make_user: Any,
     make_site: Any,
-    make_customer: Any,
+    new_york: Customer,
     make_conference: Any,
 ) -> None:
-    customer = await make_customer(timezone="America/New_York")
-    free = await make_site(customer=customer, name="Free Room", certification_state="certified")
-    busy = await make_site(customer=customer, name="Busy Room")
+    free = await make_site(customer=new_york, name="Free Room", certification_state="certified")
+    busy = await make_site(customer=new_york, name="Busy Room")
     soon = utcnow() + timedelta(minutes=10)
     holder = await make_conference(sites=[busy], start=soon, end=soon + timedelta(hours=1))
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=new_york.id))
     day = await page.get("/day")
     assert "Ad hoc conference now" in day.text and 'data-testid="adhoc-form"' in day.text
 

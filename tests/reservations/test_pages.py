@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bridgedesk.auth import actor_of
 from bridgedesk.clock import utcnow
 from bridgedesk.identity import Role
-from reservations.models import Conference, ConferenceStatus
+from reservations.models import Conference, ConferenceStatus, Customer
 from tests.conftest import SignIn
 from tests.reservations.browsing import (
     NEW_YORK,
@@ -87,16 +87,15 @@ async def test_a_conflicting_booking_is_refused_with_409_naming_the_conflict(
     sign_in: SignIn,
     make_user: Any,
     make_site: Any,
-    make_customer: Any,
+    new_york: Customer,
     make_conference: Any,
 ) -> None:
-    customer = await make_customer(timezone="America/New_York")
-    taken = await make_site(customer=customer, name="Taken Room")
-    free = await make_site(customer=customer, name="Free Room")
+    taken = await make_site(customer=new_york, name="Taken Room")
+    free = await make_site(customer=new_york, name="Free Room")
     day = local_day(4)
     start = datetime.combine(datetime.fromisoformat(day).date(), time(14), NEW_YORK)
     existing = await make_conference(sites=[taken], start=start, end=start + timedelta(hours=1))
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=new_york.id))
     form = await page.get("/conferences/new")
     entered = booking_form([free.id, taken.id], day, "14:30", "15:30", csrf_token=csrf_of(form))
 
@@ -152,14 +151,13 @@ async def test_another_customers_scheduler_cannot_see_the_conference(
 
 
 async def test_day_view_shows_the_booking_in_its_hours(
-    sign_in: SignIn, make_user: Any, make_site: Any, make_customer: Any, make_conference: Any
+    sign_in: SignIn, make_user: Any, make_site: Any, new_york: Customer, make_conference: Any
 ) -> None:
-    customer = await make_customer(timezone="America/New_York")
-    site = await make_site(customer=customer, name="Grid Room")
+    site = await make_site(customer=new_york, name="Grid Room")
     day = local_day(2)
     start = datetime.combine(datetime.fromisoformat(day).date(), time(10), NEW_YORK)
     conference = await make_conference(sites=[site], start=start, end=start + timedelta(hours=2))
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
+    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=new_york.id))
 
     grid = await page.get("/day", params={"date": day})
 

@@ -2,7 +2,7 @@
 
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from bridgedesk.clock import utcnow
 from bridgedesk.errors import InvalidInput
 from bridgedesk.identity import Role
-from reservations.models import Conference, ConferenceStatus
+from reservations.models import Conference, ConferenceStatus, Customer, Site
 from reservations.pages.repeats import RepeatForm, describe_rule
-from tests.conftest import SignIn
+from tests.conftest import Factory, SignIn
 from tests.reservations.browsing import NEW_YORK, booking_form, csrf_of, new_york_scheduler
 
 MONDAY = date(2027, 3, 1)
@@ -109,29 +109,36 @@ async def _book_a_weekly_series(page: httpx.AsyncClient, site_id: int) -> httpx.
     )
 
 
-async def _scheduler_with_a_blocked_second_monday(
-    make_customer: Any, make_site: Any, make_user: Any, make_conference: Any, sign_in: SignIn
-) -> tuple[Any, Any, Any, date]:
-    customer = await make_customer(timezone="America/New_York")
-    site = await make_site(customer=customer, name="Boardroom")
+class BlockedMonday(NamedTuple):
+    """A New York scheduler signed in, its Boardroom, and a conference holding the Boardroom
+    on the second of four Mondays from `first`."""
+
+    site: Site
+    blocker: Conference
+    page: httpx.AsyncClient
+    first: date
+
+
+@pytest.fixture
+async def blocked_monday(
+    new_york: Customer,
+    make_site: Factory,
+    make_user: Factory,
+    make_conference: Factory,
+    sign_in: SignIn,
+) -> BlockedMonday:
+    site = await make_site(customer=new_york, name="Boardroom")
     first = mondays_ahead()
     second = datetime.combine(first + timedelta(days=7), time(9, 30), NEW_YORK)
     blocker = await make_conference(sites=[site], start=second, end=second + timedelta(hours=1))
-    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=customer.id))
-    return site, blocker, page, first
+    page = await sign_in(await make_user(Role.SCHEDULER, customer_id=new_york.id))
+    return BlockedMonday(site, blocker, page, first)
 
 
 async def test_the_preview_lists_every_date_and_marks_the_taken_one(
-    db: Any,
-    sign_in: SignIn,
-    make_user: Any,
-    make_site: Any,
-    make_customer: Any,
-    make_conference: Any,
+    db: Any, blocked_monday: BlockedMonday
 ) -> None:
-    site, blocker, page, first = await _scheduler_with_a_blocked_second_monday(
-        make_customer, make_site, make_user, make_conference, sign_in
-    )
+    site, blocker, page, first = blocked_monday
 
     preview = await page.get("/conferences/series-preview", params=series_form([site.id], first))
 
@@ -180,16 +187,9 @@ async def test_the_preview_says_what_is_missing(
 
 
 async def test_a_series_with_a_taken_date_is_refused_whole_and_the_form_kept(
-    db: Any,
-    sign_in: SignIn,
-    make_user: Any,
-    make_site: Any,
-    make_customer: Any,
-    make_conference: Any,
+    db: Any, blocked_monday: BlockedMonday
 ) -> None:
-    site, blocker, page, first = await _scheduler_with_a_blocked_second_monday(
-        make_customer, make_site, make_user, make_conference, sign_in
-    )
+    site, blocker, page, first = blocked_monday
     form = await page.get("/conferences/new")
 
     refused = await page.post(
@@ -208,16 +208,9 @@ async def test_a_series_with_a_taken_date_is_refused_whole_and_the_form_kept(
 
 
 async def test_skipping_taken_dates_books_the_rest_and_the_series_page_names_the_skipped(
-    db: Any,
-    sign_in: SignIn,
-    make_user: Any,
-    make_site: Any,
-    make_customer: Any,
-    make_conference: Any,
+    db: Any, blocked_monday: BlockedMonday
 ) -> None:
-    site, blocker, page, first = await _scheduler_with_a_blocked_second_monday(
-        make_customer, make_site, make_user, make_conference, sign_in
-    )
+    site, blocker, page, first = blocked_monday
     form = await page.get("/conferences/new")
 
     booked = await page.post(

@@ -135,6 +135,22 @@ async def run_jobs_until(
         await asyncio.sleep(0.1)
 
 
+async def connected_then_dropped(url: str, conference_id: int) -> list[Leg]:
+    """Run the jobs until the first site's call is connected (within 15 s), then until its
+    far end's hang-up is seen as a drop (within 10 s); the legs as they were when connected."""
+    connected = await run_jobs_until(
+        url, conference_id, lambda ls: ls[0].state == "connected", within=15, what="launch"
+    )
+    await run_jobs_until(
+        url,
+        conference_id,
+        lambda ls: ls[0].state in ("dropped", "reconnecting"),
+        within=10,
+        what="the site's hang-up seen as a drop",
+    )
+    return connected
+
+
 async def rows(url: str, query: Any) -> list[Any]:
     async with session_on(url) as session:
         return list((await session.scalars(query)).all())

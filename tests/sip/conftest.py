@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bridge.service.dials import DialView, get_dials
 from bridge.service.probes import ProbeView, get_probe
 from bridgedesk.db import create_engine_for
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.server_process import BIN
+from tests.conftest import own_database
+from tests.server_process import start_bridgedesk, stop_group
 
 # Engine settings for tests: short leases and polls so a lost process is noticed in seconds.
 TEST_ENGINE_ENV = {
@@ -79,15 +79,7 @@ def sip_engine(
         "BRIDGEDESK_SIP_PORT_MAX": str(base + 99),
         **(env or {}),
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "bridgedesk"), "worker", "--sip-only"],
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = start_bridgedesk(["worker", "--sip-only"], full_env, log)
     engine = RunningEngine(database_url, process, log, processes)
     try:
         deadline = time.monotonic() + 30
@@ -99,12 +91,7 @@ def sip_engine(
     finally:
         children = engine.sip_pids()
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+            stop_group(process)
         # The SIP processes die with their supervisor (PDEATHSIG); make sure of it, for the
         # ones this engine started only.
         for pid in children:
@@ -118,11 +105,8 @@ def sip_engine(
 def sip_database() -> Iterator[str]:
     """A migrated, committed PostgreSQL database for the run's SIP tests; dropped afterwards.
     Tests on it create their own rows and look only at those: the engine below shares it."""
-    url = create_pg_database("bridgedesk_sip")
-    try:
+    with own_database("bridgedesk_sip") as url:
         yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -180,14 +164,3 @@ async def wait_for_dial(
         read, lambda v: v.status in statuses, within=within, what=f"dial {dial_id}"
     )
     return view
-
-
-@contextmanager
-def own_database(name: str) -> Iterator[str]:
-    """A database for one module's own engine: no other engine of the run claims its work
-    (every engine on a database competes for its queue, and homes follow the least loaded)."""
-    url = create_pg_database(name)
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bridge.models import Dial, Incident
+from tests.conftest import own_database
 from tests.sip.conferences import book_now, hang_up, jobs_on, rows, run_jobs_until
-from tests.sip.conftest import RunningEngine, own_database, sip_engine
+from tests.sip.conftest import RunningEngine, sip_engine
 from tests.sip.sipp import sipp_uas
 
 pytestmark = pytest.mark.postgres

@@ -16,7 +16,13 @@ from bridgedesk import outbox
 from bridgedesk.models import OutboxMessage, User
 from reservations.models import Conference, Customer
 from tests.mail import SmtpServer
-from tests.sip.conferences import book_now, jobs_on, legs, rows, run_jobs_until
+from tests.sip.conferences import (
+    book_now,
+    connected_then_dropped,
+    jobs_on,
+    rows,
+    run_jobs_until,
+)
 from tests.sip.conftest import session_on
 from tests.sip.sipp import sipp_uas
 
@@ -37,21 +43,7 @@ async def test_a_site_that_hangs_up_mid_call_is_redialed_and_connected_again(
     # The site answers every call, holds it 2.5 s, then hangs up (BYE).
     with sipp_uas("answer_then_bye", pause_ms=2500) as site:
         conference_id = await book_now(url, [{"name": "Boardroom", "sip_uri": site.uri()}])
-        await run_jobs_until(
-            url,
-            conference_id,
-            lambda ls: ls[0].state == "connected",
-            within=15,
-            what="launch connected",
-        )
-        first = (await legs(url, conference_id))[0]
-        await run_jobs_until(
-            url,
-            conference_id,
-            lambda ls: ls[0].state in ("dropped", "reconnecting"),
-            within=10,
-            what="the site's BYE seen as a drop",
-        )
+        first = (await connected_then_dropped(url, conference_id))[0]
         [back] = await run_jobs_until(
             url,
             conference_id,
@@ -106,20 +98,7 @@ async def test_a_site_that_never_comes_back_gets_its_audio_link_and_its_contacts
                     }
                 ],
             )
-            await run_jobs_until(
-                url,
-                conference_id,
-                lambda ls: ls[0].state == "connected",
-                within=15,
-                what="launch connected",
-            )
-            await run_jobs_until(
-                url,
-                conference_id,
-                lambda ls: ls[0].state in ("dropped", "reconnecting"),
-                within=10,
-                what="the drop",
-            )
+            await connected_then_dropped(url, conference_id)
         dropped_at = time.monotonic()
         video, audio = await run_jobs_until(
             url,

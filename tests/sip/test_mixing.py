@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from bridge.models import Leg
+from tests.conftest import own_database
 from tests.sip.conferences import book_now, hang_up, jobs_on, run_jobs_until
-from tests.sip.conftest import RunningEngine, own_database, sip_engine
+from tests.sip.conftest import RunningEngine, sip_engine
 from tests.sip.sipp import sipp_uas
 
 pytestmark = pytest.mark.postgres

@@ -14,7 +14,7 @@ from bridgedesk.clock import utcnow
 from bridgedesk.db import create_engine_for, database
 from bridgedesk.settings import get_settings
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.sip.conferences import RECOVERY_ENV, book_now, run_jobs_until
+from tests.sip.conferences import RECOVERY_ENV, book_now, connected_then_dropped, run_jobs_until
 from tests.sip.conftest import session_on, sip_engine, wait_for_dial, wait_for_probe
 from tests.sip.sipp import SippPeer, sipp_uas
 
@@ -68,16 +68,7 @@ async def test_the_audio_fallback_of_a_tel_site_dials_the_number_at_the_gateway(
         conference_id = await book_now(
             url, [{"name": "Boardroom", "sip_uri": site.uri(), "audio_uri": f"tel:{NUMBER}"}]
         )
-        await run_jobs_until(
-            url, conference_id, lambda ls: ls[0].state == "connected", within=15, what="launch"
-        )
-        await run_jobs_until(
-            url,
-            conference_id,
-            lambda ls: ls[0].state in ("dropped", "reconnecting"),
-            within=10,
-            what="the drop",
-        )
+        await connected_then_dropped(url, conference_id)
     video, audio = await run_jobs_until(
         url,
         conference_id,
