@@ -63,8 +63,13 @@ def measure_media(tracked: Tracked, now: float, emit: Callable[[EngineEvent], No
     if tracked.audio is not None:
         with contextlib.suppress(pj.Error):
             tracked.rx_level_peak = max(tracked.rx_level_peak, tracked.audio.getRxLevel())
-    if tracked.last_sample_mono is not None and packets > tracked.rtp_packets:
-        tracked.media_seconds += now - tracked.last_sample_mono
+    # The first sample counts from the answer: samples come only every SAMPLE_SECONDS, and a
+    # short test call would otherwise lose up to a second of the media it really carried.
+    since = (
+        tracked.last_sample_mono if tracked.last_sample_mono is not None else tracked.connected_mono
+    )
+    if since is not None and packets > tracked.rtp_packets:
+        tracked.media_seconds += now - since
     if packets > tracked.rtp_packets:
         tracked.last_media_mono = now
         tracked.last_media_at = utcnow()
