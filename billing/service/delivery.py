@@ -105,20 +105,6 @@ async def deliver(session: AsyncSession, pending_id: int) -> bool:
     return True
 
 
-async def deliver_next(session: AsyncSession) -> bool:
-    """Queue the email of the oldest pending document; False when none is pending."""
-    pending = await session.scalar(
-        select(PendingDelivery)
-        .order_by(PendingDelivery.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    if pending is None:
-        return False
-    await _send(session, pending)
-    return True
-
-
 async def _send(session: AsyncSession, pending: PendingDelivery) -> None:
     if pending.kind == "invoice":
         await _invoice_email(session, pending.document_id)

@@ -41,9 +41,7 @@ class Tracked:
     last_media_mono: float | None = None
     last_media_at: datetime | None = None
     media_reported_mono: float = 0.0
-    media_reported_packets: int = 0
     hanging_up: str | None = None  # why we hung up, once we did
-    hangup_detail: str = ""
     reported: bool = False  # CallEnded already sent (a timeout reports before DISCONNECTED)
     disconnected: bool = False
     remote_final: bool = False
@@ -80,7 +78,6 @@ def measure_media(tracked: Tracked, now: float, emit: Callable[[EngineEvent], No
         and now - tracked.media_reported_mono >= MEDIA_REPORT_SECONDS
     ):
         tracked.media_reported_mono = now
-        tracked.media_reported_packets = packets
         expected = packets + rx.loss
         emit(
             MediaSeen(

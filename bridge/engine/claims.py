@@ -13,7 +13,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bridge.engine.classes import CERTIFICATION_PURPOSE, WorkClass
+from bridge.engine.classes import CERTIFICATION_PURPOSE, WorkClass, probe_class
 from bridge.models import Dial, EngineHome, EngineProcess, Probe
 
 # Launch-class dials one claim takes at most (recovery takes every free slot).
@@ -165,7 +165,7 @@ def claim_probes(
     return [
         WorkItem(
             "probe", p.id, p.sip_uri, p.method, p.hold_seconds, p.answer_timeout_seconds,
-            WorkClass.CERTIFICATION if p.purpose == CERTIFICATION_PURPOSE else WorkClass.PROBE,
+            probe_class(p.purpose),
         )
         for p in probes
     ]  # fmt: skip

@@ -121,11 +121,6 @@ class SipEngine:
         self.stopping.set()
 
     @property
-    def busy_calls(self) -> int:
-        """Calls holding (or about to hold) a slot; read from other threads as an estimate."""
-        return len(self._calls) + len(self._pending)
-
-    @property
     def held_calls(self) -> int:
         return len(self._calls)
 
