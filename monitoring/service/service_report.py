@@ -28,13 +28,16 @@ class Commitment:
     key: str
     description: str
     target: str
-    # The measured value as shown ("99.95 %"), None when nothing happened to measure.
-    value: str | None
-    # The number behind `value` (a percentage unless the description says otherwise).
+    # The measured percentage, None when nothing happened to measure.
     figure: Decimal | None
     # None when there was nothing to judge this month.
     met: bool | None
     evidence: list[str] = field(default_factory=list)
+
+    @property
+    def value(self) -> str | None:
+        """The figure as shown ("99.95 %")."""
+        return _pct(self.figure)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,6 @@ def _uptime(report: uptime.UptimeReport) -> Commitment:
         description=f"{label} available each month, excluding notified maintenance and "
         "force majeure",
         target=f"≥ {report.target_pct} %",
-        value=_pct(report.availability_pct),
         figure=report.availability_pct,
         met=report.met,
         evidence=evidence,
@@ -113,7 +115,6 @@ def _confirmation(figure: confirmation.ConfirmationFigure) -> Commitment:
         description="Bookings confirmed by their deadline (same or next day 1 h, 2 to 5 days "
         "4 h, 6+ days 8 h, later meetings of a series 48 h)",
         target="every booking by its deadline",
-        value=_pct(figure.share_pct),
         figure=figure.share_pct,
         met=None if figure.judged == 0 else figure.met == figure.judged,
         evidence=[f"{figure.met} of {figure.judged} bookings confirmed by their deadline"]
@@ -128,7 +129,7 @@ def _confirmation(figure: confirmation.ConfirmationFigure) -> Commitment:
 
 def _turnaround(key: str, description: str, target: str, t: Turnaround | None) -> Commitment:
     if t is None or t.count == 0:
-        return Commitment(key, description, target, None, None, None, ["none this month"])
+        return Commitment(key, description, target, None, None, ["none this month"])
     waits = (
         f"median {t.median_seconds:.0f} s, longest {t.max_seconds:.0f} s"
         if t.median_seconds is not None and t.max_seconds is not None
@@ -138,7 +139,6 @@ def _turnaround(key: str, description: str, target: str, t: Turnaround | None) -
         key=key,
         description=description,
         target=target,
-        value=_pct(t.within_target_pct),
         figure=t.within_target_pct,
         met=t.within_target == t.count,
         evidence=[
@@ -171,7 +171,6 @@ def _calls(stats: CallStats) -> list[Commitment]:
             key="recovery",
             description="Failed, dropped and late calls restored in under 5 minutes",
             target=f"≥ {stats.restored_target_pct} %",
-            value=_pct(stats.restored_pct),
             figure=stats.restored_pct,
             met=stats.restored_met,
             evidence=[
@@ -184,7 +183,6 @@ def _calls(stats: CallStats) -> list[Commitment]:
             description="Dropped sites that could not be reconnected within the 5-minute "
             "window given an audio link in the meeting",
             target="every one",
-            value=_pct(callstats.pct(stats.drops_with_audio_link, stats.drops_past_window)),
             figure=callstats.pct(stats.drops_with_audio_link, stats.drops_past_window),
             met=None
             if stats.drops_past_window == 0
@@ -198,7 +196,6 @@ def _calls(stats: CallStats) -> list[Commitment]:
             key="failed_calls",
             description="Calls that fail, by cause",
             target=f"< {stats.failure_target_pct} %",
-            value=_pct(stats.failure_rate_pct),
             figure=stats.failure_rate_pct,
             met=stats.failure_met,
             evidence=[
@@ -212,7 +209,6 @@ def _calls(stats: CallStats) -> list[Commitment]:
             key="on_time_launch",
             description="Conferences whose every site connected within 2 minutes of the start",
             target=f"≥ {stats.on_time_target_pct} %",
-            value=_pct(stats.on_time_pct),
             figure=stats.on_time_pct,
             met=stats.on_time_met,
             evidence=[f"{stats.launches_on_time} of {stats.launches_decided} launches on time"],
@@ -232,14 +228,12 @@ def _certification(month: CertificationMonth | None) -> Commitment:
             "every site by its deadline",
             None,
             None,
-            None,
             ["certification figures are not connected to this report"],
         )
     return Commitment(
         key="certification_deadlines",
         description=description,
         target="every site by its deadline",
-        value=_pct(month.share_on_time_pct),
         figure=month.share_on_time_pct,
         met=None if month.certified == 0 else month.on_time == month.certified,
         evidence=[f"{month.on_time} of {month.certified} sites certified in time", *month.evidence],
@@ -251,7 +245,6 @@ def _judged(key: str, description: str, target: str, j: desk_month.Judged) -> Co
         key=key,
         description=description,
         target=target,
-        value=_pct(j.met_pct),
         figure=j.met_pct,
         met=None if j.judged == 0 else j.met == j.judged,
         evidence=[f"{j.met} of {j.judged} tickets in time"]
@@ -285,7 +278,6 @@ def _desk(month: desk_month.DeskMonth) -> list[Commitment]:
             key="desk_phone",
             description="Calls to the help desk answered within 60 seconds",
             target=f"≥ {desk_month.PHONE_TARGET_PCT} %",
-            value=_pct(phone),
             figure=phone,
             met=None if phone is None else phone >= desk_month.PHONE_TARGET_PCT,
             evidence=[f"{month.phone_calls} calls"]
