@@ -323,11 +323,12 @@ async def record_attempt(
     incident_id: int,
     position: int,
     *,
-    outcome: Outcome,
+    outcome: str,
     note: str = "",
     by: Actor,
 ) -> ProcedureView:
-    """One call the desk made for one step and how it went; answers the whole procedure."""
+    """One call the desk made for one step and how it went; answers the whole procedure.
+    `outcome` is checked here, one rule for the API and the live page's checklist."""
     if outcome not in OUTCOMES:
         raise InvalidInput(f"The outcome is one of: {', '.join(OUTCOMES)}.")
     if not 1 <= incident_id <= MAX_KEY:
