@@ -144,7 +144,7 @@ def _fail_undialable(
             requested_at=now,
             ended_at=now,
             cause=UNDIALABLE_CAUSE,
-            end_reason="undialable",
+            end_reason=dials.UNDIALABLE,
         )
     )
 
